@@ -1,0 +1,1 @@
+"""Control plane for Lightning Network fee optimization."""

@@ -1,0 +1,1 @@
+"""Channel-graph loading, synthetic generation and centrality."""
