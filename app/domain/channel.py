@@ -15,6 +15,16 @@ def scid_block_height(chan_id: str) -> int:
     return int(chan_id) >> SCID_BLOCK_SHIFT
 
 
+BLOCKS_PER_DAY = 144
+
+
+def channel_age_days(chan_id: str, block_height: int | None) -> float | None:
+    """Days since the funding block, from the chain tip height (None when the height is unknown)."""
+    if not block_height:
+        return None
+    return max(0, block_height - scid_block_height(chan_id)) / BLOCKS_PER_DAY
+
+
 def scid_to_string(chan_id: str) -> str:
     """Render a short channel id as `block x tx x output`."""
     value = int(chan_id)
@@ -39,7 +49,7 @@ class Channel(DomainModel):
     lifetime_s: int = Field(default=0, ge=0)
     total_sent_sat: Sat = 0
     total_received_sat: Sat = 0
-    local_policy: ChannelPolicy | None = None
+    local_policy: ChannelPolicy
     remote_policy: ChannelPolicy | None = None
 
     @model_validator(mode="after")

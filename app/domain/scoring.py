@@ -25,7 +25,9 @@ class HeuristicScore(DomainModel):
     status: ScoreStatus
     value: float | None = Field(default=None, ge=0.0, le=1.0)
     weight: float = Field(ge=0.0, le=1.0, description="configured weight")
-    effective_weight: float = Field(ge=0.0, le=1.0, description="weight after renormalising over known scores")
+    effective_weight: float = Field(
+        ge=0.0, le=1.0, description="weight after renormalising over known scores"
+    )
     facts: dict[str, Any] = Field(default_factory=dict)
     reason: str = ""
 

@@ -38,7 +38,9 @@ def load_graph(path: Path | str) -> ChannelGraph:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as exc:
-            raise GraphFormatError(f"graph file {path} is not valid gzip: {exc}", {"path": str(path)}) from exc
+            raise GraphFormatError(
+                f"graph file {path} is not valid gzip: {exc}", {"path": str(path)}
+            ) from exc
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -83,7 +85,9 @@ def _parse_nodes(nodes: list[Any]) -> tuple[list[str], list[str]]:
                 {"record": where, "field": "pub_key"},
             )
         if pubkey in seen:
-            raise GraphFormatError(f"{where}: duplicate pub_key {pubkey}", {"record": where, "field": "pub_key"})
+            raise GraphFormatError(
+                f"{where}: duplicate pub_key {pubkey}", {"record": where, "field": "pub_key"}
+            )
         seen.add(pubkey)
         alias = node.get("alias", "")
         pubkeys.append(pubkey)
@@ -95,7 +99,9 @@ def _as_int(value: Any, where: str, name: str, signed: bool = False) -> int:
     """LND sends int64/uint64 as strings and smaller ints as numbers; accept both, reject anything else."""
     if type(value) is int:
         number = value
-    elif isinstance(value, str) and (value.isdigit() or (signed and value[:1] == "-" and value[1:].isdigit())):
+    elif isinstance(value, str) and (
+        value.isdigit() or (signed and value[:1] == "-" and value[1:].isdigit())
+    ):
         number = int(value)
     else:
         raise GraphFormatError(
@@ -103,7 +109,9 @@ def _as_int(value: Any, where: str, name: str, signed: bool = False) -> int:
             {"record": where, "field": name},
         )
     if not signed and number < 0:
-        raise GraphFormatError(f"{where}: field {name!r} must not be negative, got {number}", {"record": where})
+        raise GraphFormatError(
+            f"{where}: field {name!r} must not be negative, got {number}", {"record": where}
+        )
     if number > UINT64_MAX:
         raise GraphFormatError(f"{where}: field {name!r} is out of range, got {number}", {"record": where})
     return number
@@ -161,7 +169,9 @@ class _EdgeColumns:
                 lists[column_name].append(0)
                 continue
             signed = lnd_name.startswith("inbound")
-            lists[column_name].append(_as_int(policy.get(lnd_name, 0), where, f"{key}.{lnd_name}", signed=signed))
+            lists[column_name].append(
+                _as_int(policy.get(lnd_name, 0), where, f"{key}.{lnd_name}", signed=signed)
+            )
 
     def build(
         self, pubkeys: list[str], aliases: list[str], source: str, synthetic: bool, notes: list[str]

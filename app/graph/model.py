@@ -160,7 +160,7 @@ class ChannelGraph:
         high = np.maximum(self.node1, self.node2)
         keep = low != high
         pairs = np.unique(np.stack([low[keep], high[keep]], axis=1), axis=0)
-        return pairs[:, 0], pairs[:, 1]
+        return np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
 
     def find_node(self, query: str) -> int:
         """Resolve a pubkey, an exact alias (case-insensitive) or a unique alias prefix to a node index."""

@@ -1,0 +1,1 @@
+"""HTTP routers (thin: parse, call a service, return a schema)."""

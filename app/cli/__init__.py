@@ -1,0 +1,33 @@
+"""Command line: `python -m app <command>`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from app.cli import shadow
+from app.errors import DomainError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one subcommand per job."""
+    parser = argparse.ArgumentParser(
+        prog="python -m app", description="Lightning fee optimizer control plane"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    shadow.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; domain errors become one clear line on stderr and exit code 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.handler(args)
+        return result
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        for key, value in exc.details.items():
+            print(f"  {key}: {value}", file=sys.stderr)
+        return 2

@@ -1,0 +1,1 @@
+"""Scoring heuristics, weighted totals and decision rules."""

@@ -1,0 +1,69 @@
+"""Everything a heuristic may look at besides the channel itself, computed once per node and cycle."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import numpy.typing as npt
+
+from app.domain.channel import Channel
+from app.engine.flow import FlowStats
+from app.engine.profile import Profile
+from app.graph.centrality import CentralityScores
+from app.graph.model import ChannelGraph
+
+
+@dataclass(frozen=True)
+class ScoringContext:
+    """Read-only inputs shared by all heuristics for one node; `None` marks data the backend cannot give."""
+
+    graph: ChannelGraph
+    centrality: CentralityScores
+    node_pubkey: str
+    now_s: int
+    channels: Sequence[Channel]
+    profile: Profile
+    flows: Mapping[str, FlowStats] | None = None  # None: no forwarding history (e.g. LNbits)
+    policy_changes: Mapping[str, Sequence[int]] | None = None  # chan_id -> change times; None: unknown
+    block_height: int | None = None
+
+    @cached_property
+    def node_index(self) -> int | None:
+        """Our node's index in the graph (None for a node the graph does not know)."""
+        return self.graph.index.get(self.node_pubkey)
+
+    @cached_property
+    def our_neighbors(self) -> frozenset[int]:
+        """Graph indices of our direct peers, from our channels and the public graph."""
+        peers = {
+            self.graph.index[c.remote_pubkey] for c in self.channels if c.remote_pubkey in self.graph.index
+        }
+        if self.node_index is not None:
+            peers.update(int(peer) for peer in self.graph.neighbors(self.node_index))
+        return frozenset(peers)
+
+    @cached_property
+    def own_fee_rates(self) -> npt.NDArray[np.int64]:
+        """Our outbound fee rates over our enabled channels."""
+        rates = [c.local_policy.fee_rate_ppm for c in self.channels if not c.local_policy.disabled]
+        return np.asarray(rates, dtype=np.int64)
+
+    def peer_index(self, channel: Channel) -> int | None:
+        """The peer's index in the graph, or None for a peer the public graph does not know."""
+        return self.graph.index.get(channel.remote_pubkey)
+
+    def flow(self, chan_id: str) -> FlowStats | None:
+        """Flow totals of a channel: zeros when nothing flowed, None when history is unavailable."""
+        if self.flows is None:
+            return None
+        return self.flows.get(chan_id) or FlowStats()
+
+    def changes_in_window(self, chan_id: str) -> int | None:
+        """Policy updates of a channel inside the activity window, or None when history is unknown."""
+        if self.policy_changes is None:
+            return None
+        start = self.now_s - self.profile.activity.window_days * 86_400
+        return sum(1 for moment in self.policy_changes.get(chan_id, ()) if start <= moment <= self.now_s)

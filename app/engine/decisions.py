@@ -1,0 +1,252 @@
+"""Decision rules: liquidity proposes, flow confirms, the step is proportional and rounded to a clean value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.domain.capabilities import NodeCapabilities
+from app.domain.channel import Channel
+from app.domain.decision import Decision, DecisionKind
+from app.domain.policy import ChannelPolicy
+from app.domain.scoring import ScoreBreakdown
+from app.engine.fee_steps import lowered_fee, raised_fee
+from app.engine.flow import FlowStats
+from app.engine.profile import Profile
+from app.engine.rounding import clean_floor, floor_two_significant_sat
+
+
+@dataclass(frozen=True)
+class ChannelFacts:
+    """What the rules look at for one channel, gathered once."""
+
+    channel: Channel
+    breakdown: ScoreBreakdown
+    flow: FlowStats | None  # None: the backend has no forwarding history
+    age_days: float | None
+
+    @property
+    def ratio(self) -> float:
+        """Local balance ratio."""
+        return self.channel.local_ratio
+
+    @property
+    def policy(self) -> ChannelPolicy:
+        """Our current policy."""
+        return self.channel.local_policy
+
+    def reason_of(self, heuristic: str) -> str | None:
+        """The named heuristic's reason, when it produced a value."""
+        score = self.breakdown.get(heuristic)
+        return score.reason if score and score.value is not None else None
+
+    def value_of(self, heuristic: str) -> float | None:
+        """The named heuristic's value, or None."""
+        score = self.breakdown.get(heuristic)
+        return score.value if score else None
+
+
+class DecisionEngine:
+    """Turns a scored channel into exactly one decision, in a fixed order of precedence."""
+
+    def __init__(self, profile: Profile, capabilities: NodeCapabilities) -> None:
+        self.profile = profile
+        self.params = profile.decisions
+        self.limits = profile.limits
+        self.capabilities = capabilities
+
+    def decide(self, facts: ChannelFacts) -> Decision:
+        """Raise, lower, inbound discount, max HTLC, advisories, else hold."""
+        for rule in (
+            self._inactive,
+            self._raise,
+            self._lower,
+            self._inbound_discount,
+            self._max_htlc,
+            self._close,
+            self._rebalance,
+        ):
+            decision = rule(facts)
+            if decision is not None:
+                return decision
+        return self._hold(facts)
+
+    def _make(
+        self,
+        facts: ChannelFacts,
+        kind: DecisionKind,
+        proposed: ChannelPolicy,
+        strength: float,
+        reasons: list[str],
+    ) -> Decision:
+        # Confidence: how much of the score was known, times how strong and how confirmed the signal is.
+        confidence = facts.breakdown.known_weight * (0.4 + 0.6 * max(0.0, min(strength, 1.0)))
+        supporting = [r for r in (facts.reason_of("liquidity"), facts.reason_of("activity")) if r]
+        return Decision(
+            chan_id=facts.channel.chan_id,
+            kind=kind,
+            current_policy=facts.policy,
+            proposed_policy=proposed,
+            confidence=round(confidence, 4),
+            total_score=facts.breakdown.total,
+            breakdown=facts.breakdown,
+            reasons=reasons + [r for r in supporting if r not in reasons],
+        )
+
+    def _inactive(self, facts: ChannelFacts) -> Decision | None:
+        if facts.channel.active and not facts.policy.disabled:
+            return None
+        if (
+            not facts.channel.active
+            and facts.age_days is not None
+            and facts.age_days >= self.params.close_min_age_days
+            and facts.channel.lifetime_s > 0
+            and facts.channel.uptime_s / facts.channel.lifetime_s < 0.5
+        ):
+            uptime = facts.channel.uptime_s / facts.channel.lifetime_s
+            reasons = [f"inactive and up only {uptime:.0%} of its lifetime: consider closing (advisory only)"]
+            return self._make(facts, DecisionKind.SUGGEST_CLOSE, facts.policy, 1.0 - uptime, reasons)
+        why = "channel is inactive" if not facts.channel.active else "our policy on this channel is disabled"
+        return self._make(facts, DecisionKind.HOLD, facts.policy, 0.5, [f"{why}: no fee change"])
+
+    def _raise(self, facts: ChannelFacts) -> Decision | None:
+        depleted = self.params.depleted_ratio
+        if facts.flow is None or facts.ratio >= depleted:
+            return None
+        if facts.flow.recent_out_count < self.params.min_recent_forwards:
+            return None
+        depth = (depleted - facts.ratio) / depleted
+        step = min(self.params.raise_step * (1.0 + depth), self.limits.max_step_ratio)
+        old = facts.policy.fee_rate_ppm
+        new = raised_fee(old, step, self.limits)
+        if new is None:
+            return None
+        days = self.profile.activity.recent_days
+        reasons = [
+            f"outbound depleted (local ratio {facts.ratio:.2f} < {depleted:.2f}) and outflow continues "
+            f"({facts.flow.recent_out_count} forwards out in the last {days} days): raise {old} -> {new} ppm",
+        ]
+        evidence = min(facts.flow.recent_out_count / 5.0, 1.0)
+        proposed = facts.policy.model_copy(update={"fee_rate_ppm": new})
+        return self._make(facts, DecisionKind.RAISE_FEE, proposed, 0.5 * depth + 0.5 * evidence, reasons)
+
+    def _lower(self, facts: ChannelFacts) -> Decision | None:
+        excess = self.params.excess_ratio
+        if facts.flow is None or facts.ratio <= excess or facts.flow.recent_out_count > 0:
+            return None
+        depth = (facts.ratio - excess) / (1.0 - excess)
+        step = min(self.params.lower_step * (1.0 + depth), self.limits.max_step_ratio)
+        old = facts.policy.fee_rate_ppm
+        new = lowered_fee(old, step, self.limits)
+        if new is None:
+            return None
+        days = self.profile.activity.recent_days
+        reasons = [
+            f"outbound in excess (local ratio {facts.ratio:.2f} > {excess:.2f}) and nothing flowed out in "
+            f"{days} days: lower {old} -> {new} ppm",
+        ]
+        competitiveness = facts.reason_of("competitiveness")
+        if competitiveness:
+            reasons.append(competitiveness)
+        # A channel that was idle for the whole window is stronger evidence than one idle only recently.
+        evidence = 1.0 if facts.flow.out_count == 0 else 0.6
+        proposed = facts.policy.model_copy(update={"fee_rate_ppm": new})
+        return self._make(facts, DecisionKind.LOWER_FEE, proposed, 0.5 * depth + 0.5 * evidence, reasons)
+
+    def _inbound_discount(self, facts: ChannelFacts) -> Decision | None:
+        depleted = self.params.depleted_ratio
+        policy = facts.policy
+        if not self.capabilities.inbound_fees or facts.flow is None or facts.ratio >= depleted:
+            return None
+        if facts.flow.recent_out_count >= self.params.min_recent_forwards:
+            return None  # outflow continues: a raise, not a refill, is the answer
+        if policy.inbound_fee_rate_ppm != 0 or policy.inbound_base_fee_msat != 0:
+            return None  # leave an operator's existing inbound fee alone
+        discount = min(
+            clean_floor(policy.fee_rate_ppm * self.params.inbound_discount_ratio), policy.fee_rate_ppm
+        )
+        if discount <= 0:
+            return None
+        reasons = [
+            f"outbound depleted (local ratio {facts.ratio:.2f}) with no recent outflow: an inbound discount of "
+            f"{discount} ppm draws payments in through this channel and refills it",
+        ]
+        proposed = policy.model_copy(update={"inbound_fee_rate_ppm": -discount})
+        depth = (depleted - facts.ratio) / depleted
+        return self._make(facts, DecisionKind.SET_INBOUND_DISCOUNT, proposed, 0.5 * depth, reasons)
+
+    def _max_htlc(self, facts: ChannelFacts) -> Decision | None:
+        if not self.capabilities.htlc_limits:
+            return None
+        channel, policy = facts.channel, facts.policy
+        usable_msat = channel.usable_local_sat * 1000
+        reserve_sat = channel.local_reserve_sat or -(
+            -channel.capacity_sat * self.limits.max_htlc_reserve_ratio // 1
+        )
+        ceiling_msat = (channel.capacity_sat - int(reserve_sat)) * 1000
+        headroom = self.params.max_htlc_headroom
+        low_band = self.profile.liquidity.target_band[0]
+        if facts.ratio < low_band and policy.max_htlc_msat > headroom * usable_msat:
+            target = floor_two_significant_sat(usable_msat)
+            why = f"max HTLC {policy.max_htlc_msat // 1000} sat exceeds usable outbound {usable_msat // 1000} sat"
+        elif 0 < policy.max_htlc_msat * headroom < min(usable_msat, ceiling_msat):
+            target = floor_two_significant_sat(min(usable_msat, ceiling_msat))
+            why = f"max HTLC {policy.max_htlc_msat // 1000} sat is far below usable outbound {usable_msat // 1000} sat"
+        else:
+            return None
+        if target < max(policy.min_htlc_msat, 1) or target == policy.max_htlc_msat:
+            return None
+        reasons = [
+            f"{why}: set max HTLC to {target // 1000} sat so senders stop trying payments that must fail"
+        ]
+        proposed = policy.model_copy(update={"max_htlc_msat": target})
+        return self._make(facts, DecisionKind.SET_MAX_HTLC, proposed, 0.6, reasons)
+
+    def _close(self, facts: ChannelFacts) -> Decision | None:
+        flow, age = facts.flow, facts.age_days
+        if flow is None or age is None or age < self.params.close_min_age_days:
+            return None
+        if flow.out_count or flow.in_count or facts.breakdown.total >= self.params.close_max_score:
+            return None
+        window = self.profile.activity.window_days
+        reasons = [
+            f"no forwards in {window} days, {age:.0f} days old and total score {facts.breakdown.total:.2f} < "
+            f"{self.params.close_max_score:.2f}: consider closing and reusing the capital (advisory only)",
+        ]
+        strength = 1.0 - facts.breakdown.total / max(self.params.close_max_score, 1e-9)
+        return self._make(facts, DecisionKind.SUGGEST_CLOSE, facts.policy, strength, reasons)
+
+    def _rebalance(self, facts: ChannelFacts) -> Decision | None:
+        activity = facts.value_of("activity")
+        unbalanced = facts.ratio < self.params.depleted_ratio or facts.ratio > self.params.excess_ratio
+        if activity is None or not unbalanced or activity < self.params.rebalance_min_activity:
+            return None
+        side = "outbound" if facts.ratio < self.params.depleted_ratio else "inbound"
+        reasons = [
+            f"busy channel (activity {activity:.2f}) short of {side} liquidity (local ratio {facts.ratio:.2f}): "
+            "consider a rebalance (advisory only)",
+        ]
+        return self._make(facts, DecisionKind.SUGGEST_REBALANCE, facts.policy, activity, reasons)
+
+    def _hold(self, facts: ChannelFacts) -> Decision:
+        low, high = self.profile.liquidity.target_band
+        if facts.flow is None:
+            reason = "no forwarding history from this backend: fee changes need flow confirmation, so hold"
+        elif (
+            facts.ratio < self.params.depleted_ratio
+            and facts.flow.recent_out_count >= self.params.min_recent_forwards
+        ):
+            reason = (
+                f"outbound depleted and still flowing, but {facts.policy.fee_rate_ppm} ppm cannot be raised "
+                "within the fee bounds and step cap"
+            )
+        elif facts.ratio < self.params.depleted_ratio:
+            reason = f"outbound depleted (local ratio {facts.ratio:.2f}) but no outflow confirms a raise"
+        elif facts.ratio > self.params.excess_ratio:
+            reason = (
+                f"outbound in excess (local ratio {facts.ratio:.2f}) but it still flows out: keep the fee"
+            )
+        elif low <= facts.ratio <= high:
+            reason = f"local ratio {facts.ratio:.2f} is inside the target band {low:.2f}-{high:.2f}"
+        else:
+            reason = f"local ratio {facts.ratio:.2f} is not far enough from the band to act"
+        return self._make(facts, DecisionKind.HOLD, facts.policy, 0.5, [reason])

@@ -1,0 +1,73 @@
+"""Per-channel summary of forwarding history over the activity window."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from app.domain.forwarding import ForwardingEvent
+
+NS_PER_S = 1_000_000_000
+DAY_S = 86_400
+
+
+@dataclass
+class FlowStats:
+    """Forwarding totals of one channel; zero means "nothing flowed", never "unknown"."""
+
+    out_count: int = 0
+    out_volume_msat: int = 0
+    out_fee_msat: int = 0
+    in_count: int = 0
+    in_volume_msat: int = 0
+    recent_out_count: int = 0
+    recent_out_volume_msat: int = 0
+    recent_in_count: int = 0
+    earlier_volume_msat: int = 0  # in + out volume in the first half of the window (for the trend)
+    later_volume_msat: int = 0  # in + out volume in the second half of the window
+    last_out_s: int | None = None
+    daily_out_msat: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def total_volume_msat(self) -> int:
+        """Volume in both directions."""
+        return self.out_volume_msat + self.in_volume_msat
+
+
+def summarize_forwards(
+    events: Iterable[ForwardingEvent], now_s: int, window_days: int, recent_days: int
+) -> dict[str, FlowStats]:
+    """Aggregate forwards inside [now - window, now] per channel; channels without forwards are absent."""
+    window_start_ns = (now_s - window_days * DAY_S) * NS_PER_S
+    recent_start_ns = (now_s - recent_days * DAY_S) * NS_PER_S
+    midpoint_ns = (now_s - window_days * DAY_S // 2) * NS_PER_S
+    end_ns = now_s * NS_PER_S
+    stats: dict[str, FlowStats] = {}
+    for event in events:
+        timestamp = event.timestamp_ns
+        if timestamp < window_start_ns or timestamp > end_ns:
+            continue
+        recent = timestamp >= recent_start_ns
+        later = timestamp >= midpoint_ns
+        outgoing = stats.setdefault(event.chan_id_out, FlowStats())
+        outgoing.out_count += 1
+        outgoing.out_volume_msat += event.amt_out_msat
+        outgoing.out_fee_msat += event.fee_msat
+        day = int((end_ns - timestamp) // (DAY_S * NS_PER_S))
+        outgoing.daily_out_msat[day] = outgoing.daily_out_msat.get(day, 0) + event.amt_out_msat
+        seconds = timestamp // NS_PER_S
+        if outgoing.last_out_s is None or seconds > outgoing.last_out_s:
+            outgoing.last_out_s = seconds
+        incoming = stats.setdefault(event.chan_id_in, FlowStats())
+        incoming.in_count += 1
+        incoming.in_volume_msat += event.amt_in_msat
+        if recent:
+            outgoing.recent_out_count += 1
+            outgoing.recent_out_volume_msat += event.amt_out_msat
+            incoming.recent_in_count += 1
+        for channel_stats, amount in ((outgoing, event.amt_out_msat), (incoming, event.amt_in_msat)):
+            if later:
+                channel_stats.later_volume_msat += amount
+            else:
+                channel_stats.earlier_volume_msat += amount
+    return stats

@@ -1,0 +1,1 @@
+"""Deterministic SIMULATED node (state generator, later an LND REST simulator) for demo and tests."""
