@@ -26,8 +26,8 @@ async def load_graph_state(settings: Settings, state: GraphState) -> None:
         graph: ChannelGraph = await asyncio.to_thread(
             resolve_graph, settings.graph_file, settings.synthetic_graph_seed
         )
-        for note in graph.notes if graph.synthetic else []:
-            log.warning("%s", note)
+        if graph.synthetic:
+            log.warning("%s", graph.notes[0])
         state.graph = graph
         state.centrality = await compute_centrality_async(
             graph,

@@ -13,7 +13,11 @@ def step(label: str) -> Iterator[None]:
     """Print `label ...` then the elapsed time when the block ends."""
     print(f"{label} ...", end="", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    yield
+    try:
+        yield
+    except BaseException:
+        print(" failed", file=sys.stderr, flush=True)
+        raise
     print(f" {time.perf_counter() - started:.2f} s", file=sys.stderr, flush=True)
 
 

@@ -39,9 +39,13 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     profile = load_profiles(settings.thresholds_file).get(args.profile or settings.profile)
     with step("loading channel graph"):
-        graph = resolve_graph(args.graph or settings.graph_file, settings.synthetic_graph_seed)
-    for line in graph.notes if graph.synthetic else []:
-        note(f"note: {line}")
+        graph = resolve_graph(
+            args.graph or settings.graph_file,
+            settings.synthetic_graph_seed,
+            allow_synthetic=args.graph is None,
+        )
+    if graph.synthetic:
+        note(f"note: {graph.notes[0]}")
     note(f"graph {graph.source}: {graph.node_count} nodes, {graph.edge_count} channels")
     node = graph.find_node(args.node)
     with step("computing centrality"):

@@ -51,6 +51,11 @@ class ScoringContext:
         rates = [c.local_policy.fee_rate_ppm for c in self.channels if not c.local_policy.disabled]
         return np.asarray(rates, dtype=np.int64)
 
+    @cached_property
+    def own_fee_median(self) -> float | None:
+        """Median of our enabled outbound fee rates (None without any)."""
+        return float(np.median(self.own_fee_rates)) if len(self.own_fee_rates) else None
+
     def peer_index(self, channel: Channel) -> int | None:
         """The peer's index in the graph, or None for a peer the public graph does not know."""
         return self.graph.index.get(channel.remote_pubkey)

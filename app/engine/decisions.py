@@ -241,6 +241,11 @@ class DecisionEngine:
             )
         elif facts.ratio < self.params.depleted_ratio:
             reason = f"outbound depleted (local ratio {facts.ratio:.2f}) but no outflow confirms a raise"
+        elif facts.ratio > self.params.excess_ratio and facts.flow.recent_out_count == 0:
+            reason = (
+                f"outbound in excess and idle, but {facts.policy.fee_rate_ppm} ppm cannot be lowered by a "
+                "meaningful step within the fee bounds"
+            )
         elif facts.ratio > self.params.excess_ratio:
             reason = (
                 f"outbound in excess (local ratio {facts.ratio:.2f}) but it still flows out: keep the fee"

@@ -133,6 +133,23 @@ class ChannelGraph:
         """The policy `node` announced for `edge`."""
         return self.announced_by(edge, node).policy(edge)
 
+    @cached_property
+    def _enabled(self) -> tuple[BoolArray, BoolArray]:
+        """Enabled flags of node1's and node2's policies, computed once."""
+        return self.policy1.enabled(), self.policy2.enabled()
+
+    @cached_property
+    def disabled_shares(self) -> npt.NDArray[np.float64]:
+        """Per node, the share of its own announced directions that are disabled or missing."""
+        enabled1, enabled2 = self._enabled
+        on = np.bincount(self.node1, weights=enabled1, minlength=self.node_count)
+        on += np.bincount(self.node2, weights=enabled2, minlength=self.node_count)
+        total = np.bincount(self.node1, minlength=self.node_count) + np.bincount(
+            self.node2, minlength=self.node_count
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, 1.0 - on / np.maximum(total, 1), 0.0)
+
     def fee_rates_into(self, node: int, exclude: int | None = None) -> IntArray:
         """Enabled fee rates other nodes charge to forward into `node` (their policy on channels with it)."""
         edges = self.edges_of(node)
@@ -141,18 +158,14 @@ class ChannelGraph:
             keep = peers != exclude
             edges, peers = edges[keep], peers[keep]
         peer_is_node1 = self.node1[edges] == peers
+        enabled1, enabled2 = self._enabled
         rates = np.where(peer_is_node1, self.policy1.fee_rate_ppm[edges], self.policy2.fee_rate_ppm[edges])
-        enabled = np.where(peer_is_node1, self.policy1.enabled()[edges], self.policy2.enabled()[edges])
+        enabled = np.where(peer_is_node1, enabled1[edges], enabled2[edges])
         return rates[enabled]
 
     def disabled_share(self, node: int) -> float:
         """Share of a node's own announced directions that are disabled or missing."""
-        edges = self.edges_of(node)
-        if len(edges) == 0:
-            return 0.0
-        own_is_node1 = self.node1[edges] == node
-        enabled = np.where(own_is_node1, self.policy1.enabled()[edges], self.policy2.enabled()[edges])
-        return float(1.0 - enabled.mean())
+        return float(self.disabled_shares[node])
 
     def simple_edges(self) -> tuple[IntArray, IntArray]:
         """Distinct undirected node pairs without self-loops (parallel channels merged), for centrality."""

@@ -1,4 +1,4 @@
-"""Pick the channel graph to work on: the configured file, or a synthetic stand-in when the default is absent."""
+"""Pick the channel graph to work on: a graph file, or a synthetic stand-in when the configured one is absent."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from pathlib import Path
 from app.graph.loader import load_graph
 from app.graph.model import ChannelGraph
 from app.graph.synthetic import generate_graph
-from app.settings import DEFAULT_GRAPH_FILE
 
 
-def resolve_graph(path: Path, synthetic_seed: int = 7) -> ChannelGraph:
-    """Load `path`; only the default snapshot path falls back to a synthetic graph when missing.
+def resolve_graph(path: Path, synthetic_seed: int = 7, allow_synthetic: bool = True) -> ChannelGraph:
+    """Load `path`; when it does not exist and `allow_synthetic`, generate a synthetic graph instead.
 
-    An explicitly configured file that is missing is an error: silently switching to made-up data
-    would be dishonest towards an operator who pointed us at their own graph.
+    The configured snapshot (MCP_GRAPH_FILE) may be absent on a clone without ../shared, so it falls back,
+    with a note saying so. A file the operator named on the command line never falls back: silently
+    switching to made-up data would be dishonest.
     """
-    if path.exists() or path != DEFAULT_GRAPH_FILE:
+    if path.exists() or not allow_synthetic:
         return load_graph(path)
     graph = generate_graph(seed=synthetic_seed)
     note = (

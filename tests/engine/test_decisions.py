@@ -88,6 +88,12 @@ def test_full_channel_that_still_flows_is_held(engine):
     assert decision.proposed_policy == decision.current_policy
 
 
+def test_idle_full_channel_at_the_fee_floor_is_held_with_the_reason(engine):
+    decision = engine.decide(facts(950_000, FlowStats(), fee=1, total=0.9))
+    assert decision.kind is DecisionKind.HOLD
+    assert "cannot be lowered" in decision.reasons[0]
+
+
 def test_inbound_discount_when_depleted_without_outflow(engine):
     decision = engine.decide(facts(50_000, FlowStats(out_count=3, recent_out_count=0)))
     assert decision.kind is DecisionKind.SET_INBOUND_DISCOUNT

@@ -49,7 +49,7 @@ class CompetitivenessHeuristic(Heuristic):
         own_part: float | None = None
         if len(own) >= 2:
             own_part = 1.0 - price_position(ours, own)
-            facts["own_median_ppm"] = float(np.median(own))
+            facts["own_median_ppm"] = context.own_fee_median
         value = blend({"market": (market_part, 0.8), "own": (own_part, 0.2)})
         if value is None:
             return unknown("too few other channels into the peer and of our own to compare prices", **facts)

@@ -1,0 +1,88 @@
+"""A whole shadow cycle on the real snapshot for a named node: deterministic and internally consistent."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.domain.capabilities import NodeCapabilities
+from app.domain.decision import DecisionKind
+from app.domain.validation import Verdict
+from app.engine.cycle import NodeSnapshot, run_cycle
+from app.engine.flow import summarize_forwards
+from app.sandbox.state import generate_sandbox_state
+from tests.factories import balanced_profile
+
+
+@pytest.fixture(scope="module")
+def acinq(real_graph):
+    state = generate_sandbox_state(real_graph, real_graph.find_node("ACINQ"), seed=42)
+    return NodeSnapshot(
+        node=state.node,
+        channels=state.channels,
+        now_s=state.now_s,
+        forwards=state.forwards,
+        policy_changes=state.policy_changes,
+    )
+
+
+def test_cycle_is_deterministic(real_graph, real_centrality, acinq):
+    profile = balanced_profile()
+    first = run_cycle(acinq, real_graph, real_centrality, profile)
+    second = run_cycle(acinq, real_graph, real_centrality, profile)
+    assert [e.decision for e in first.evaluations] == [e.decision for e in second.evaluations]
+    assert [e.validation for e in first.evaluations] == [e.validation for e in second.evaluations]
+    assert first.summary()["channels"] == real_graph.degree(real_graph.find_node("ACINQ")) == 1_989
+
+
+def test_decisions_follow_their_rules_on_real_data(real_graph, real_centrality, acinq):
+    profile = balanced_profile()
+    params = profile.decisions
+    report = run_cycle(acinq, real_graph, real_centrality, profile)
+    flows = summarize_forwards(
+        acinq.forwards or [], acinq.now_s, profile.activity.window_days, profile.activity.recent_days
+    )
+    kinds = {e.decision.kind for e in report.evaluations}
+    assert {DecisionKind.RAISE_FEE, DecisionKind.LOWER_FEE, DecisionKind.HOLD} <= kinds
+    for evaluation in report.evaluations:
+        decision, channel = evaluation.decision, evaluation.channel
+        recent_out = flows[channel.chan_id].recent_out_count if channel.chan_id in flows else 0
+        if decision.kind is DecisionKind.RAISE_FEE:
+            assert channel.local_ratio < params.depleted_ratio and recent_out >= params.min_recent_forwards
+            assert decision.proposed_policy.fee_rate_ppm > decision.current_policy.fee_rate_ppm
+        if decision.kind is DecisionKind.LOWER_FEE:
+            assert channel.local_ratio > params.excess_ratio and recent_out == 0
+            assert decision.proposed_policy.fee_rate_ppm < decision.current_policy.fee_rate_ppm
+        if decision.kind is DecisionKind.SET_INBOUND_DISCOUNT:
+            inbound = decision.proposed_policy.inbound_fee_rate_ppm
+            assert -decision.proposed_policy.fee_rate_ppm <= inbound < 0
+        if decision.kind.is_advisory or decision.kind is DecisionKind.HOLD:
+            assert decision.proposed_policy == decision.current_policy
+            assert evaluation.validation.verdict is Verdict.NO_WRITE
+        assert decision.reasons and all(isinstance(reason, str) and reason for reason in decision.reasons)
+        assert 0.0 <= decision.confidence <= 1.0
+
+
+def test_daily_cap_admits_the_most_confident_writes(real_graph, real_centrality, acinq):
+    report = run_cycle(acinq, real_graph, real_centrality, balanced_profile())
+    approved = [e for e in report.evaluations if e.validation.verdict is Verdict.APPROVED]
+    assert len(approved) == 5
+    capped = [e for e in report.evaluations if "daily_cap_reached" in e.validation.codes]
+    assert capped
+    assert min(e.decision.confidence for e in approved) >= max(
+        e.decision.confidence for e in capped if e.validation.codes == ["daily_cap_reached"]
+    )
+
+
+def test_without_forwarding_history_activity_is_unknown_and_fees_hold(real_graph, real_centrality, acinq):
+    lnbits_like = NodeSnapshot(
+        node=acinq.node,
+        channels=acinq.channels,
+        now_s=acinq.now_s,
+        capabilities=NodeCapabilities(
+            forwarding_history=False, inbound_fees=False, htlc_limits=False, time_lock=False
+        ),
+    )
+    report = run_cycle(lnbits_like, real_graph, real_centrality, balanced_profile())
+    for evaluation in report.evaluations:
+        assert evaluation.decision.breakdown.values()["activity"] is None
+        assert evaluation.decision.kind not in (DecisionKind.RAISE_FEE, DecisionKind.LOWER_FEE)
