@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import networkx as nx
 
-from app.engine.cycle import NodeSnapshot, run_cycle
+from app.engine.cycle import run_cycle
 from app.engine.profile import load_profiles
 from app.graph.centrality import compute_centrality
 from app.graph.source import resolve_graph
@@ -83,13 +83,7 @@ def main() -> int:
         f"sandbox state for {graph.aliases[node]}", 1, lambda: generate_sandbox_state(graph, node)
     )
     profile = load_profiles(settings.thresholds_file).get(settings.profile)
-    snapshot = NodeSnapshot(
-        node=state.node,
-        channels=state.channels,
-        now_s=state.now_s,
-        forwards=state.forwards,
-        policy_changes=state.policy_changes,
-    )
+    snapshot = state.snapshot()
     report, cycle = timed(
         f"score + decide + validate {len(state.channels)} channels ({len(state.forwards)} forwards)",
         args.repeat,

@@ -10,7 +10,7 @@ from typing import Any
 
 from app.cli.progress import note, step
 from app.cli.render import render_json, render_table
-from app.engine.cycle import NodeSnapshot, run_cycle
+from app.engine.cycle import run_cycle
 from app.engine.profile import load_profiles
 from app.graph.centrality import compute_centrality
 from app.graph.source import resolve_graph
@@ -59,13 +59,7 @@ def run(args: argparse.Namespace) -> int:
     seed = settings.sandbox_seed if args.seed is None else args.seed
     with step(f"simulating sandbox state for {graph.aliases[node] or graph.pubkeys[node]} (seed {seed})"):
         state = generate_sandbox_state(graph, node, seed=seed)
-    snapshot = NodeSnapshot(
-        node=state.node,
-        channels=state.channels,
-        now_s=state.now_s,
-        forwards=state.forwards,
-        policy_changes=state.policy_changes,
-    )
+    snapshot = state.snapshot()
     with step(f"scoring, deciding and validating {len(state.channels)} channels (profile {profile.name})"):
         report = run_cycle(snapshot, graph, centrality, profile)
     meta = {"graph_source": graph.source, "synthetic_graph": graph.synthetic, "sandbox_label": state.label}

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from app.domain.capabilities import NodeCapabilities
 from app.domain.channel import Channel, channel_age_days
 from app.domain.decision import Decision
-from app.domain.forwarding import ForwardingEvent, PolicyChange
 from app.domain.node import NodeInfo
+from app.domain.snapshot import NodeSnapshot
 from app.domain.validation import ValidationResult
 from app.engine.context import ScoringContext
 from app.engine.decisions import ChannelFacts, DecisionEngine
@@ -23,21 +22,6 @@ from app.graph.centrality import CentralityScores
 from app.graph.model import ChannelGraph
 from app.policy.limits import ValidationContext
 from app.policy.validator import PolicyValidator
-
-
-@dataclass(frozen=True)
-class NodeSnapshot:
-    """What the node told us this cycle; `None` marks data its backend cannot provide."""
-
-    node: NodeInfo
-    channels: Sequence[Channel]
-    now_s: int
-    capabilities: NodeCapabilities = field(default_factory=NodeCapabilities)
-    forwards: Sequence[ForwardingEvent] | None = None
-    policy_changes: Sequence[PolicyChange] | None = None
-    # The daily cap limits the optimizer's own blast radius, so it counts only the updates the optimizer
-    # applied (from its journal); an operator's manual changes still start each channel's cooldown.
-    optimizer_updates_last_24h: int = 0
 
 
 @dataclass(frozen=True)

@@ -14,58 +14,41 @@ from app.observability.metrics import HEURISTIC_FAILURES, HEURISTIC_UNKNOWN
 log = logging.getLogger(__name__)
 
 
+def run_heuristic(
+    heuristic: Heuristic, channel: Channel, context: ScoringContext
+) -> tuple[ScoreStatus, HeuristicResult]:
+    """One heuristic's result; an exception becomes an ERROR result (logged and counted), never a crash."""
+    try:
+        result = heuristic.score(channel, context)
+    except Exception as exc:  # a broken heuristic must never stop the cycle
+        HEURISTIC_FAILURES.labels(heuristic=heuristic.name).inc()
+        log.exception("heuristic %s failed on channel %s", heuristic.name, channel.chan_id)
+        reason = f"heuristic failed and was excluded ({type(exc).__name__}: {exc})"
+        return ScoreStatus.ERROR, HeuristicResult(value=None, reason=reason)
+    if result.value is None:
+        HEURISTIC_UNKNOWN.labels(heuristic=heuristic.name).inc()
+        return ScoreStatus.UNKNOWN, result
+    return ScoreStatus.OK, result
+
+
 def score_channel(
     channel: Channel, context: ScoringContext, heuristics: Sequence[Heuristic]
 ) -> ScoreBreakdown:
     """Weighted total over the heuristics that produced a value; unknown or failed ones are renormalised away."""
     weights = context.profile.weights
-    results: list[tuple[Heuristic, HeuristicResult | None, str]] = []
-    for heuristic in heuristics:
-        try:
-            results.append((heuristic, heuristic.score(channel, context), ""))
-        except Exception as exc:  # a broken heuristic must never stop the cycle
-            HEURISTIC_FAILURES.labels(heuristic=heuristic.name).inc()
-            log.exception("heuristic %s failed on channel %s", heuristic.name, channel.chan_id)
-            results.append((heuristic, None, f"{type(exc).__name__}: {exc}"))
-    known_weight = sum(
-        weights[h.name] for h, result, _ in results if result is not None and result.value is not None
-    )
+    outcomes = [(heuristic.name, *run_heuristic(heuristic, channel, context)) for heuristic in heuristics]
+    known_weight = sum(weights[name] for name, status, _ in outcomes if status is ScoreStatus.OK)
     scores: list[HeuristicScore] = []
     total = 0.0
-    for heuristic, result, error in results:
-        weight = weights[heuristic.name]
-        if result is None:
-            scores.append(
-                HeuristicScore(
-                    name=heuristic.name,
-                    status=ScoreStatus.ERROR,
-                    weight=weight,
-                    effective_weight=0.0,
-                    reason=f"heuristic failed and was excluded ({error})",
-                )
-            )
-            continue
-        if result.value is None:
-            HEURISTIC_UNKNOWN.labels(heuristic=heuristic.name).inc()
-            scores.append(
-                HeuristicScore(
-                    name=heuristic.name,
-                    status=ScoreStatus.UNKNOWN,
-                    weight=weight,
-                    effective_weight=0.0,
-                    facts=result.facts,
-                    reason=result.reason,
-                )
-            )
-            continue
-        effective = weight / known_weight if known_weight else 0.0
-        total += effective * result.value
+    for name, status, result in outcomes:
+        effective = weights[name] / known_weight if status is ScoreStatus.OK and known_weight else 0.0
+        total += effective * (result.value or 0.0)
         scores.append(
             HeuristicScore(
-                name=heuristic.name,
-                status=ScoreStatus.OK,
-                value=round(result.value, 6),
-                weight=weight,
+                name=name,
+                status=status,
+                value=None if result.value is None else round(result.value, 6),
+                weight=weights[name],
                 effective_weight=round(effective, 6),
                 facts=result.facts,
                 reason=result.reason,

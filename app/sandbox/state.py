@@ -16,6 +16,7 @@ from app.domain.base import DomainModel
 from app.domain.channel import Channel
 from app.domain.forwarding import ForwardingEvent, PolicyChange
 from app.domain.node import NodeInfo
+from app.domain.snapshot import NodeSnapshot
 from app.errors import InvalidInputError, NotFoundError
 from app.graph.model import ChannelGraph
 from app.graph.synthetic import SNAPSHOT_NOW_S, block_height_at
@@ -46,6 +47,16 @@ class SandboxState(DomainModel):
     def model_post_init(self, context: Any, /) -> None:
         """Index the channels by chan_id once (private state is allowed on a frozen model)."""
         self._positions = {channel.chan_id: i for i, channel in enumerate(self.channels)}
+
+    def snapshot(self) -> NodeSnapshot:
+        """The state as one cycle's node snapshot (an LND-like node: every capability)."""
+        return NodeSnapshot(
+            node=self.node,
+            channels=self.channels,
+            now_s=self.now_s,
+            forwards=self.forwards,
+            policy_changes=self.policy_changes,
+        )
 
     def channel(self, chan_id: str) -> Channel:
         """The channel with this short channel id; NotFoundError when the node has no such channel."""

@@ -6,8 +6,9 @@ import pytest
 
 from app.domain.capabilities import NodeCapabilities
 from app.domain.decision import DecisionKind
+from app.domain.snapshot import NodeSnapshot
 from app.domain.validation import Verdict
-from app.engine.cycle import NodeSnapshot, run_cycle
+from app.engine.cycle import run_cycle
 from app.engine.flow import summarize_forwards
 from app.sandbox.state import generate_sandbox_state
 from tests.factories import balanced_profile
@@ -16,13 +17,7 @@ from tests.factories import balanced_profile
 @pytest.fixture(scope="module")
 def acinq(real_graph):
     state = generate_sandbox_state(real_graph, real_graph.find_node("ACINQ"), seed=42)
-    return NodeSnapshot(
-        node=state.node,
-        channels=state.channels,
-        now_s=state.now_s,
-        forwards=state.forwards,
-        policy_changes=state.policy_changes,
-    )
+    return state.snapshot()
 
 
 def test_cycle_is_deterministic(real_graph, real_centrality, acinq):

@@ -1,0 +1,30 @@
+"""What a node reported in one cycle, as the engine consumes it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from app.domain.capabilities import NodeCapabilities
+from app.domain.channel import Channel
+from app.domain.forwarding import ForwardingEvent, PolicyChange
+from app.domain.node import NodeInfo
+
+
+@dataclass(frozen=True)
+class NodeSnapshot:
+    """One cycle's view of a node; `None` marks data its backend cannot provide.
+
+    A plain frozen dataclass: its parts are already-validated domain models, and re-validating tens of
+    thousands of forwarding events every cycle would buy nothing.
+    """
+
+    node: NodeInfo
+    channels: Sequence[Channel]
+    now_s: int
+    capabilities: NodeCapabilities = field(default_factory=NodeCapabilities)
+    forwards: Sequence[ForwardingEvent] | None = None
+    policy_changes: Sequence[PolicyChange] | None = None
+    # The daily cap limits the optimizer's own blast radius, so it counts only the updates the optimizer
+    # applied (from its journal); an operator's manual changes still start each channel's cooldown.
+    optimizer_updates_last_24h: int = 0
