@@ -50,3 +50,61 @@ class AmbiguousNodeError(InvalidInputError):
     """An alias matches several nodes; the details list the candidates."""
 
     code = "ambiguous_node"
+
+
+class CapabilityError(DomainError):
+    """The node backend cannot do what was asked (e.g. LNbits has no forwarding history)."""
+
+    code = "capability_unsupported"
+
+
+class UpstreamError(DomainError):
+    """A node (LND, LNbits) answered with an error or could not be reached."""
+
+    code = "upstream_error"
+
+    def __init__(
+        self, message: str, details: dict[str, Any] | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message, details)
+        self.status = status
+
+
+class UpstreamTemporaryError(UpstreamError):
+    """A failure worth retrying: timeout, connection error, 502/503/504 or 429."""
+
+    code = "upstream_temporary"
+
+    def __init__(
+        self,
+        message: str,
+        details: dict[str, Any] | None = None,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message, details, status)
+        self.retry_after_s = retry_after_s
+
+
+class UpstreamAuthError(UpstreamError):
+    """The node refused our credentials or their permissions."""
+
+    code = "upstream_auth"
+
+
+class UpstreamNotFoundError(UpstreamError):
+    """The node does not know the requested object."""
+
+    code = "upstream_not_found"
+
+
+class UpstreamInvalidParameterError(UpstreamError):
+    """The node rejected a parameter of our request."""
+
+    code = "upstream_invalid_parameter"
+
+
+class UpstreamUnavailableError(UpstreamError):
+    """The node cannot serve us now: its circuit is open, or its API is disabled (LNbits 501)."""
+
+    code = "upstream_unavailable"

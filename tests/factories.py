@@ -17,6 +17,12 @@ from app.graph.model import ChannelGraph
 from app.settings import DEFAULT_THRESHOLDS_FILE
 
 
+def known(value: int | None) -> int:
+    """A policy field the test's backend always reports (narrows `int | None` for type checking)."""
+    assert value is not None
+    return value
+
+
 def pubkey(name: str) -> str:
     """A deterministic valid-looking pubkey for a node name."""
     return "02" + hashlib.sha256(name.encode()).hexdigest()

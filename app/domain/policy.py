@@ -8,16 +8,31 @@ from app.domain.base import DomainModel, Msat
 
 
 class ChannelPolicy(DomainModel):
-    """The complete forwarding policy a node announces for one channel."""
+    """The forwarding policy a node announces for one channel.
+
+    Fees are always known. The other fields are None when the backend does not report them (LNbits
+    shows only fees): unknown is kept unknown rather than filled with a guess.
+    """
 
     base_fee_msat: Msat = 0
     fee_rate_ppm: int = Field(default=0, ge=0)
-    time_lock_delta: int = Field(default=40, ge=0)
-    min_htlc_msat: Msat = 1_000
-    max_htlc_msat: Msat = 0
-    inbound_base_fee_msat: int = 0
-    inbound_fee_rate_ppm: int = 0
+    time_lock_delta: int | None = Field(default=40, ge=0)
+    min_htlc_msat: int | None = Field(default=1_000, ge=0)
+    max_htlc_msat: int | None = Field(default=0, ge=0)
+    inbound_base_fee_msat: int | None = 0
+    inbound_fee_rate_ppm: int | None = 0
     disabled: bool = False
+
+    @property
+    def is_complete(self) -> bool:
+        """Every field is known (required to send an LND policy update)."""
+        return None not in (
+            self.time_lock_delta,
+            self.min_htlc_msat,
+            self.max_htlc_msat,
+            self.inbound_base_fee_msat,
+            self.inbound_fee_rate_ppm,
+        )
 
     def fee_msat(self, amount_msat: int) -> int:
         """Outbound fee charged for forwarding `amount_msat` (integer msat, as LND rounds down)."""

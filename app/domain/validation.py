@@ -27,6 +27,7 @@ class IssueCode(StrEnum):
     MAX_HTLC_ABOVE_CAPACITY = "max_htlc_above_capacity"
     MIN_HTLC_NOT_POSITIVE = "min_htlc_not_positive"
     MIN_HTLC_ABOVE_MAX_HTLC = "min_htlc_above_max_htlc"
+    MAX_HTLC_UNSET = "max_htlc_unset"
     STEP_TOO_LARGE = "step_too_large"
     CHANGE_TOO_SMALL = "change_too_small"
     COOLDOWN_ACTIVE = "cooldown_active"

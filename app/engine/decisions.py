@@ -178,6 +178,8 @@ class DecisionEngine:
         if not self.capabilities.htlc_limits:
             return None
         channel, policy = facts.channel, facts.policy
+        if policy.max_htlc_msat is None or policy.min_htlc_msat is None:
+            return None  # unknown to this backend: nothing to compare against
         usable_msat = channel.usable_local_sat * 1000
         reserve_sat = channel.local_reserve_sat or -(
             -channel.capacity_sat * self.limits.max_htlc_reserve_ratio // 1

@@ -15,6 +15,8 @@ from app.policy.limits import SafetyLimits, ValidationContext, exact
 # Fields a backend may be unable to write, by the capability flag that covers them.
 INBOUND_FIELDS = ("inbound_base_fee_msat", "inbound_fee_rate_ppm")
 HTLC_FIELDS = ("min_htlc_msat", "max_htlc_msat")
+# Fields a backend may not report at all (None in ChannelPolicy).
+UNKNOWABLE_FIELDS = ("time_lock_delta", *HTLC_FIELDS, *INBOUND_FIELDS)
 WRITING_VERDICTS = frozenset({Verdict.APPROVED, Verdict.NEEDS_APPROVAL})
 
 
@@ -75,6 +77,7 @@ class PolicyValidator:
         old, new = decision.current_policy, decision.proposed_policy
         return [
             *self._check_channel(decision.chan_id),
+            *self._check_unknown(old, new),
             *self._check_bounds(new),
             *self._check_htlc(old, new, context),
             *self._check_fee_step(old.fee_rate_ppm, new.fee_rate_ppm),
@@ -149,7 +152,7 @@ class PolicyValidator:
         return issues
 
     def _check_bounds(self, new: ChannelPolicy) -> list[ValidationIssue]:
-        """Fee rate, base fee and time lock within their configured ranges (the whole policy, always)."""
+        """Fee rate, base fee and time lock within their configured ranges (every known field, always)."""
         limits = self.limits
         ranges = (
             ("fee_rate_ppm", new.fee_rate_ppm, limits.fee_rate_min_ppm, limits.fee_rate_max_ppm,
@@ -161,52 +164,70 @@ class PolicyValidator:
         )  # fmt: skip
         issues = []
         for name, value, low, high, code in ranges:
+            if value is None:
+                continue  # unknown to this backend and, by _check_unknown, left untouched
             if value < low:
                 issues.append(_issue(code, f"{name} {value} is below the minimum {low}", name))
             elif value > high:
                 issues.append(_issue(code, f"{name} {value} is above the maximum {high}", name))
         return issues
 
+    @staticmethod
+    def _check_unknown(old: ChannelPolicy, new: ChannelPolicy) -> list[ValidationIssue]:
+        """A field the backend does not report (None) cannot be cleared: a proposal must not erase a value."""
+        issues = []
+        for name in UNKNOWABLE_FIELDS:
+            if getattr(new, name) is None and getattr(old, name) is not None:
+                issues.append(
+                    _issue(
+                        IssueCode.UNSUPPORTED_BY_BACKEND,
+                        f"{name} {getattr(old, name)} -> unknown: a proposal cannot erase a known value",
+                        name,
+                    )
+                )
+        return issues
+
     def _check_htlc(
         self, old: ChannelPolicy, new: ChannelPolicy, context: ValidationContext
     ) -> list[ValidationIssue]:
-        """min_htlc positive, max_htlc within capacity minus reserve, and min <= max."""
+        """min_htlc positive, max_htlc within capacity minus reserve, and min <= max (for known values)."""
         issues = []
-        if new.min_htlc_msat <= 0:
+        low, high = new.min_htlc_msat, new.max_htlc_msat
+        if low is not None and low <= 0:
             issues.append(
                 _issue(
-                    IssueCode.MIN_HTLC_NOT_POSITIVE,
-                    f"min_htlc_msat {new.min_htlc_msat} must be positive",
-                    "min_htlc_msat",
+                    IssueCode.MIN_HTLC_NOT_POSITIVE, f"min_htlc_msat {low} must be positive", "min_htlc_msat"
                 )
             )
-        if new.max_htlc_msat == 0:
-            if old.max_htlc_msat != 0:
+        if high is None:
+            return issues
+        if high == 0:
+            if old.max_htlc_msat:
                 # LND ignores a max_htlc of 0, so the write would silently keep the old value.
                 issues.append(
                     _issue(
-                        IssueCode.MIN_HTLC_ABOVE_MAX_HTLC,
-                        f"max_htlc_msat 0 (below min_htlc_msat {new.min_htlc_msat}) would be ignored by LND, "
-                        f"leaving the current {old.max_htlc_msat}; propose an explicit value",
+                        IssueCode.MAX_HTLC_UNSET,
+                        f"max_htlc_msat 0 would be ignored by LND, leaving the current {old.max_htlc_msat}; "
+                        "propose an explicit value",
                         "max_htlc_msat",
                     )
                 )
             return issues  # 0 -> 0: max_htlc stays unset, nothing to compare
         limit = self.max_htlc_limit_msat(context)
-        if new.max_htlc_msat > limit:
+        if high > limit:
             issues.append(
                 _issue(
                     IssueCode.MAX_HTLC_ABOVE_CAPACITY,
-                    f"max_htlc_msat {new.max_htlc_msat} is above the limit {limit} (capacity "
+                    f"max_htlc_msat {high} is above the limit {limit} (capacity "
                     f"{context.capacity_sat} sat minus reserve {self.reserve_sat(context)} sat, in msat)",
                     "max_htlc_msat",
                 )
             )
-        if new.min_htlc_msat > new.max_htlc_msat:
+        if low is not None and low > high:
             issues.append(
                 _issue(
                     IssueCode.MIN_HTLC_ABOVE_MAX_HTLC,
-                    f"min_htlc_msat {new.min_htlc_msat} is above max_htlc_msat {new.max_htlc_msat}",
+                    f"min_htlc_msat {low} is above max_htlc_msat {high}",
                     "min_htlc_msat",
                 )
             )
@@ -274,6 +295,8 @@ class PolicyValidator:
             ("inbound_base_fee_msat", new.inbound_base_fee_msat, "base_fee_msat", new.base_fee_msat),
         )
         for name, inbound, outbound_name, outbound in pairs:
+            if inbound is None:
+                continue  # not reported by this backend, and unchanged (see _check_unknown)
             if inbound > 0 and not self.limits.allow_positive_inbound:
                 issues.append(
                     _issue(

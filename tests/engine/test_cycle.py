@@ -11,7 +11,7 @@ from app.domain.validation import Verdict
 from app.engine.cycle import run_cycle
 from app.engine.flow import summarize_forwards
 from app.sandbox.state import generate_sandbox_state
-from tests.factories import balanced_profile
+from tests.factories import balanced_profile, known
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_decisions_follow_their_rules_on_real_data(real_graph, real_centrality, 
             assert channel.local_ratio > params.excess_ratio and recent_out == 0
             assert decision.proposed_policy.fee_rate_ppm < decision.current_policy.fee_rate_ppm
         if decision.kind is DecisionKind.SET_INBOUND_DISCOUNT:
-            inbound = decision.proposed_policy.inbound_fee_rate_ppm
+            inbound = known(decision.proposed_policy.inbound_fee_rate_ppm)
             assert -decision.proposed_policy.fee_rate_ppm <= inbound < 0
         if decision.kind.is_advisory or decision.kind is DecisionKind.HOLD:
             assert decision.proposed_policy == decision.current_policy

@@ -192,7 +192,7 @@ def test_max_htlc_zero_is_unset_only_when_it_already_was(
     assert DEFAULT.validate(unset, make_context()).verdict is Verdict.APPROVED
     # LND ignores 0: the write would silently keep 500,000,000, so it is refused.
     result = DEFAULT.validate(make_decision(max_htlc_msat=0), make_context())
-    message = only_issue(result, IssueCode.MIN_HTLC_ABOVE_MAX_HTLC)
+    message = only_issue(result, IssueCode.MAX_HTLC_UNSET)
     assert "max_htlc_msat 0" in message and "500000000" in message and "LND" in message
     assert result.issues[0].field == "max_htlc_msat"
 

@@ -60,6 +60,12 @@ def reserve_sat(limits: SafetyLimits, context: ValidationContext) -> int:
         )
 
 
+def known(value: int | None) -> int:
+    """The generated policies are complete: every field is known."""
+    assert value is not None
+    return value
+
+
 def expected_issues(limits: SafetyLimits, context: ValidationContext, decision: Decision) -> set[IssueCode]:
     """Every hard-limit rule a writing proposal breaks, derived from the limits alone."""
     old, new = decision.current_policy, decision.proposed_policy
@@ -83,15 +89,15 @@ def expected_issues(limits: SafetyLimits, context: ValidationContext, decision: 
         )
         rule(
             IssueCode.TIME_LOCK_OUT_OF_BOUNDS,
-            not limits.time_lock_delta_min <= new.time_lock_delta <= limits.time_lock_delta_max,
+            not limits.time_lock_delta_min <= known(new.time_lock_delta) <= limits.time_lock_delta_max,
         )
-        rule(IssueCode.MIN_HTLC_NOT_POSITIVE, new.min_htlc_msat < 1)
-        if new.max_htlc_msat == 0:
-            rule(IssueCode.MIN_HTLC_ABOVE_MAX_HTLC, old.max_htlc_msat != 0)
+        rule(IssueCode.MIN_HTLC_NOT_POSITIVE, known(new.min_htlc_msat) < 1)
+        if known(new.max_htlc_msat) == 0:
+            rule(IssueCode.MAX_HTLC_UNSET, known(old.max_htlc_msat) != 0)
         else:
             room_msat = 1_000 * context.capacity_sat - 1_000 * reserve_sat(limits, context)
-            rule(IssueCode.MAX_HTLC_ABOVE_CAPACITY, new.max_htlc_msat > room_msat)
-            rule(IssueCode.MIN_HTLC_ABOVE_MAX_HTLC, new.min_htlc_msat > new.max_htlc_msat)
+            rule(IssueCode.MAX_HTLC_ABOVE_CAPACITY, known(new.max_htlc_msat) > room_msat)
+            rule(IssueCode.MIN_HTLC_ABOVE_MAX_HTLC, known(new.min_htlc_msat) > known(new.max_htlc_msat))
         if new.fee_rate_ppm != old.fee_rate_ppm:
             move = abs(new.fee_rate_ppm - old.fee_rate_ppm)
             rule(
@@ -109,22 +115,26 @@ def expected_issues(limits: SafetyLimits, context: ValidationContext, decision: 
             and context.now_s - context.last_change_s < dec(limits.cooldown_hours) * 3_600,
         )
         rule(IssueCode.DAILY_CAP_REACHED, context.node_updates_last_24h >= limits.daily_cap)
-    positive = new.inbound_fee_rate_ppm > 0 or new.inbound_base_fee_msat > 0
+    positive = known(new.inbound_fee_rate_ppm) > 0 or known(new.inbound_base_fee_msat) > 0
     rule(IssueCode.INBOUND_FEE_POSITIVE, positive and not limits.allow_positive_inbound)
     rule(
         IssueCode.INBOUND_DISCOUNT_EXCEEDS_OUTBOUND,
-        new.inbound_fee_rate_ppm < -new.fee_rate_ppm or new.inbound_base_fee_msat < -new.base_fee_msat,
+        known(new.inbound_fee_rate_ppm) < -new.fee_rate_ppm
+        or known(new.inbound_base_fee_msat) < -new.base_fee_msat,
     )
-    inbound_changed = (old.inbound_fee_rate_ppm, old.inbound_base_fee_msat) != (
-        new.inbound_fee_rate_ppm,
-        new.inbound_base_fee_msat,
+    inbound_changed = (known(old.inbound_fee_rate_ppm), known(old.inbound_base_fee_msat)) != (
+        known(new.inbound_fee_rate_ppm),
+        known(new.inbound_base_fee_msat),
     )
-    htlc_changed = (old.min_htlc_msat, old.max_htlc_msat) != (new.min_htlc_msat, new.max_htlc_msat)
+    htlc_changed = (known(old.min_htlc_msat), known(old.max_htlc_msat)) != (
+        known(new.min_htlc_msat),
+        known(new.max_htlc_msat),
+    )
     rule(
         IssueCode.UNSUPPORTED_BY_BACKEND,
         (inbound_changed and not context.supports_inbound_fees)
         or (htlc_changed and not context.supports_htlc_limits)
-        or (old.time_lock_delta != new.time_lock_delta and not context.supports_time_lock)
+        or (known(old.time_lock_delta) != known(new.time_lock_delta) and not context.supports_time_lock)
         or old.disabled != new.disabled,
     )
     return found
@@ -322,13 +332,13 @@ def test_every_proposal_let_through_satisfies_every_bound(case: Case) -> None:
     assert CHAN_ID not in limits.pinned_channels | limits.excluded_channels
     assert limits.fee_rate_min_ppm <= new.fee_rate_ppm <= limits.fee_rate_max_ppm
     assert limits.base_fee_min_msat <= new.base_fee_msat <= limits.base_fee_max_msat
-    assert limits.time_lock_delta_min <= new.time_lock_delta <= limits.time_lock_delta_max
-    assert new.min_htlc_msat > 0
-    if new.max_htlc_msat == 0:
-        assert old.max_htlc_msat == 0
+    assert limits.time_lock_delta_min <= known(new.time_lock_delta) <= limits.time_lock_delta_max
+    assert known(new.min_htlc_msat) > 0
+    if known(new.max_htlc_msat) == 0:
+        assert known(old.max_htlc_msat) == 0
     else:
-        assert new.min_htlc_msat <= new.max_htlc_msat
-        assert new.max_htlc_msat <= (context.capacity_sat - reserve_sat(limits, context)) * 1_000
+        assert known(new.min_htlc_msat) <= known(new.max_htlc_msat)
+        assert known(new.max_htlc_msat) <= (context.capacity_sat - reserve_sat(limits, context)) * 1_000
     move = abs(new.fee_rate_ppm - old.fee_rate_ppm)
     if move:
         assert move <= limits.step_floor_ppm or move <= dec(limits.max_step_ratio) * old.fee_rate_ppm
@@ -338,8 +348,11 @@ def test_every_proposal_let_through_satisfies_every_bound(case: Case) -> None:
         assert context.now_s - context.last_change_s >= dec(limits.cooldown_hours) * 3_600
     assert context.node_updates_last_24h < limits.daily_cap
     if not limits.allow_positive_inbound:
-        assert new.inbound_fee_rate_ppm <= 0 and new.inbound_base_fee_msat <= 0
-    assert -new.inbound_fee_rate_ppm <= new.fee_rate_ppm and -new.inbound_base_fee_msat <= new.base_fee_msat
+        assert known(new.inbound_fee_rate_ppm) <= 0 and known(new.inbound_base_fee_msat) <= 0
+    assert (
+        -known(new.inbound_fee_rate_ppm) <= new.fee_rate_ppm
+        and -known(new.inbound_base_fee_msat) <= new.base_fee_msat
+    )
     changed = set(old.changed_fields(new))
     assert "disabled" not in changed
     if not context.supports_inbound_fees:

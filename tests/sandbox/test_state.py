@@ -13,6 +13,7 @@ from app.errors import InvalidInputError, NotFoundError
 from app.graph.model import ChannelGraph
 from app.graph.synthetic import FIRST_CHANNEL_HEIGHT, generate_graph
 from app.sandbox.state import SNAPSHOT_NOW_S, SandboxState, generate_sandbox_state
+from tests.factories import known
 
 DAY_S = 86_400
 NS = 1_000_000_000
@@ -73,18 +74,18 @@ def check_policies(state: SandboxState, graph: ChannelGraph) -> None:
         assert local is not None and announced is not None
         assert local.disabled is not channel.active
         sendable_msat = (channel.capacity_sat - channel.local_reserve_sat) * 1_000
-        assert 1 <= local.min_htlc_msat <= local.max_htlc_msat <= sendable_msat
+        assert 1 <= known(local.min_htlc_msat) <= known(local.max_htlc_msat) <= sendable_msat
         if announced.disabled:
-            assert local.max_htlc_msat == sendable_msat
-            assert local.time_lock_delta > 0 and local.min_htlc_msat == 1_000
+            assert known(local.max_htlc_msat) == sendable_msat
+            assert known(local.time_lock_delta) > 0 and known(local.min_htlc_msat) == 1_000
         else:
-            announced_max = announced.max_htlc_msat
+            announced_max = known(announced.max_htlc_msat)
             max_htlc = announced_max if 0 < announced_max < sendable_msat else sendable_msat
             expected = announced.model_copy(
                 update={
                     "disabled": local.disabled,
                     "max_htlc_msat": max_htlc,
-                    "min_htlc_msat": min(max(announced.min_htlc_msat, 1), max_htlc),
+                    "min_htlc_msat": min(max(known(announced.min_htlc_msat), 1), max_htlc),
                 }
             )
             assert local == expected
@@ -104,7 +105,7 @@ def check_forwards(state: SandboxState) -> None:
         assert event.fee_msat == out.local_policy.fee_msat(event.amt_out_msat)
         assert event.amt_in_msat == event.amt_out_msat + event.fee_msat
         assert 0 < event.amt_out_msat <= out.local_balance_sat * 1_000
-        max_htlc = out.local_policy.max_htlc_msat
+        max_htlc = known(out.local_policy.max_htlc_msat)
         assert max_htlc == 0 or event.amt_out_msat <= max_htlc  # LND ignores a max_htlc of 0
         assert previous <= event.timestamp_ns <= end_ns
         previous = event.timestamp_ns

@@ -1,0 +1,1 @@
+"""Node backends: one module per backend behind the NodeClient base class."""

@@ -1,0 +1,184 @@
+"""LND REST backend: macaroon header, pinned TLS, int64 strings parsed at the edge, paged forwarding history."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any, ClassVar
+
+import httpx
+import orjson
+
+from app.domain.capabilities import LND_CAPABILITIES, NodeCapabilities
+from app.domain.channel import Channel
+from app.domain.forwarding import ForwardingEvent
+from app.domain.node import NodeInfo
+from app.domain.policy import ChannelPolicy
+from app.domain.updates import PolicyUpdateResult, UpdateOutcome
+from app.errors import UpstreamError, UpstreamInvalidParameterError, UpstreamNotFoundError
+from app.graph.loader import parse_graph
+from app.graph.model import ChannelGraph
+from app.nodes import lnd_encoding as enc
+from app.nodes.base import NodeClient
+from app.nodes.lnd_errors import lnd_error
+from app.nodes.transport import NodeTransport, TransportSettings, tls_verification
+from app.resilience.circuit import CircuitState
+
+MAX_EVENTS_PER_CALL = 50_000  # LND's cap for one ForwardingHistory call
+
+
+class LndRestClient(NodeClient):
+    """One LND node over its REST API."""
+
+    capabilities: ClassVar[NodeCapabilities] = LND_CAPABILITIES
+    backend: ClassVar[str] = "lnd"
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        macaroon: bytes,
+        tls_cert_pem: str | None = None,
+        settings: TransportSettings | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        page_size: int = MAX_EVENTS_PER_CALL,
+    ) -> None:
+        self.name = name
+        self.page_size = min(page_size, MAX_EVENTS_PER_CALL)
+        self._pubkey: str | None = None
+        self._http = NodeTransport(
+            name,
+            url,
+            headers={"Grpc-Metadata-macaroon": macaroon.hex()},
+            error_mapper=functools.partial(lnd_error, node=name),
+            settings=settings,
+            verify=tls_verification(tls_cert_pem),
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"LndRestClient(name={self.name!r})"  # never the macaroon
+
+    @property
+    def circuit_state(self) -> CircuitState:
+        """The node's circuit breaker state."""
+        return self._http.breaker.state
+
+    @property
+    def requests_made(self) -> int:
+        """HTTP requests sent so far."""
+        return self._http.requests_made
+
+    @property
+    def transport(self) -> NodeTransport:
+        """The underlying transport (breaker, settings) for diagnostics."""
+        return self._http
+
+    async def get_info(self) -> NodeInfo:
+        """`GET /v1/getinfo`."""
+        info = enc.node_info(await self._http.request("GET", "/v1/getinfo"))
+        self._pubkey = info.pubkey
+        return info
+
+    async def our_pubkey(self) -> str:
+        """Our identity pubkey, fetched once."""
+        if self._pubkey is None:
+            await self.get_info()
+        assert self._pubkey is not None
+        return self._pubkey
+
+    async def list_channels(self, graph: ChannelGraph | None = None) -> list[Channel]:
+        """`/v1/channels` + `/v1/fees`, with time lock and HTLC limits from our side of each graph edge."""
+        raw_channels, fee_report = await asyncio.gather(
+            self._http.request("GET", "/v1/channels"), self._http.request("GET", "/v1/fees")
+        )
+        fees = {str(entry.get("chan_id")): entry for entry in fee_report.get("channel_fees", [])}
+        pubkey = await self.our_pubkey()
+        edge_index = {cid: i for i, cid in enumerate(graph.channel_ids)} if graph is not None else {}
+        node = graph.index.get(pubkey) if graph is not None else None
+        channels = []
+        for data in raw_channels.get("channels", []):
+            chan_id = str(data.get("chan_id"))
+            policy = None
+            if graph is not None and node is not None and chan_id in edge_index:
+                policy = graph.policy_of(edge_index[chan_id], node)
+            if policy is None:
+                policy = await self._edge_policy(chan_id, pubkey)
+            channels.append(
+                enc.channel(data, enc.with_fee_report(policy, fees.get(chan_id), f"fees {chan_id}"))
+            )
+        return channels
+
+    async def _edge_policy(self, chan_id: str, pubkey: str) -> ChannelPolicy:
+        edge = await self._http.request("GET", f"/v1/graph/edge/{chan_id}")
+        policy = enc.own_policy(edge, pubkey)
+        if policy is None:
+            raise UpstreamNotFoundError(
+                f"LND {self.name} has no policy of ours for channel {chan_id}", {"chan_id": chan_id}
+            )
+        return policy
+
+    async def forwarding_history(self, start_s: int, end_s: int) -> list[ForwardingEvent]:
+        """`POST /v1/switch`, paged with index_offset until a short page says the history is exhausted."""
+        events: list[ForwardingEvent] = []
+        offset = 0
+        while True:
+            body = {
+                "start_time": str(start_s),
+                "end_time": str(end_s),
+                "index_offset": offset,
+                "num_max_events": self.page_size,
+            }
+            page = await self._http.request("POST", "/v1/switch", json=body)
+            batch = page.get("forwarding_events", [])
+            events.extend(enc.forwarding_event(item) for item in batch)
+            next_offset = enc.as_int(page, "last_offset_index", "switch page", offset)
+            if len(batch) < self.page_size or next_offset <= offset:
+                return events
+            offset = next_offset
+
+    async def describe_graph(self) -> ChannelGraph:
+        """`GET /v1/graph`, decoded and parsed in a worker thread (tens of MB on mainnet)."""
+        raw: bytes = await self._http.request("GET", "/v1/graph", raw=True)
+        source = f"lnd:{self.name}"
+        return await asyncio.to_thread(lambda: parse_graph(orjson.loads(raw), source=source))
+
+    async def get_channel_policy(self, channel: Channel) -> ChannelPolicy:
+        """Our side of `GET /v1/graph/edge/{chan_id}`, which LND updates as soon as a policy is set."""
+        return await self._edge_policy(channel.chan_id, await self.our_pubkey())
+
+    async def update_channel_policy(self, channel: Channel, policy: ChannelPolicy) -> PolicyUpdateResult:
+        """`POST /v1/chanpolicy` for one channel, sent once; per-channel failures come from failed_updates."""
+        body = enc.policy_update_request(channel, policy)
+        try:
+            answer: dict[str, Any] = await self._http.request(
+                "POST", "/v1/chanpolicy", json=body, retry=False
+            )
+        except (UpstreamInvalidParameterError, UpstreamNotFoundError) as exc:
+            return PolicyUpdateResult(
+                chan_id=channel.chan_id, outcome=UpdateOutcome.FAILED, error=exc.message
+            )
+        except UpstreamError as exc:
+            if type(exc) is not UpstreamError:
+                raise  # auth, temporary or unavailable: the caller decides (read back before any re-send)
+            # LND answers most validation failures with gRPC code 2 (Unknown): a refusal of this update.
+            return PolicyUpdateResult(
+                chan_id=channel.chan_id, outcome=UpdateOutcome.FAILED, error=exc.message
+            )
+        for failure in answer.get("failed_updates", []) if answer else []:
+            outpoint = failure.get("outpoint") or {}
+            if (outpoint.get("txid_str"), outpoint.get("output_index")) == (
+                channel.funding_txid,
+                channel.output_index,
+            ):
+                return PolicyUpdateResult(
+                    chan_id=channel.chan_id,
+                    outcome=UpdateOutcome.FAILED,
+                    error=str(failure.get("update_error", ""))[:300],
+                    failure_reason=str(failure.get("reason", "")),
+                )
+        return PolicyUpdateResult(chan_id=channel.chan_id, outcome=UpdateOutcome.ACCEPTED)
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._http.aclose()

@@ -1,0 +1,1 @@
+"""Per-node protection: retries with backoff, rate limiting and a circuit breaker."""

@@ -1,0 +1,1 @@
+"""Credential handling: macaroon parsing, the encrypted vault, API keys."""
