@@ -5,13 +5,14 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The public snapshot lives beside the project (it comes from another project's repository and is never copied in).
 DEFAULT_GRAPH_FILE = PROJECT_ROOT.parent / "shared" / "data" / "graph" / "describegraph-2026-02-03.json.gz"
 DEFAULT_THRESHOLDS_FILE = PROJECT_ROOT / "config" / "decision_thresholds.yaml"
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 
 
 class Settings(BaseSettings):
@@ -29,7 +30,33 @@ class Settings(BaseSettings):
     centrality_seed: int = 42
     synthetic_graph_seed: int = 7
     sandbox_seed: int = 42
+    sandbox_lnd_host: str = Field(default="127.0.0.1", description="`sandbox lnd`: address to listen on")
+    sandbox_lnd_port: int = Field(
+        default=18080, ge=0, le=65_535, description="`sandbox lnd`: port (0: any free)"
+    )
+    sandbox_lnd_dir: Path = Field(
+        default=PROJECT_ROOT / "data" / "sandbox-lnd",
+        description="`sandbox lnd`: where macaroons, tls.cert and the sandbox token are written",
+    )
+    sandbox_lnd_clock_speed: float = Field(
+        default=1.0, ge=0.0, description="`sandbox lnd`: simulated seconds per wall-clock second (0: frozen)"
+    )
     worker_threads: int = Field(default=2, ge=1, le=64, description="threads for graph algorithms")
+    # Vault master key (app/security/keys.py): the first of key, key file, passphrase that is set wins.
+    master_key: SecretStr | None = Field(default=None, description="base64 of the 32-byte vault master key")
+    master_key_file: Path | None = Field(
+        default=None, description="file with the master key; mode 0600 or 0400"
+    )
+    master_passphrase: SecretStr | None = Field(
+        default=None, description="passphrase the master key is derived from with scrypt"
+    )
+    master_salt_file: Path | None = Field(
+        default=None, description="per-installation scrypt salt; <data_dir>/master-key.salt when unset"
+    )
+    extra_master_key_file: Path | None = Field(
+        default=None, description="a second key used only to decrypt (the old or next key around a rotation)"
+    )
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="local state: key salt, secret store")
 
 
 @lru_cache(maxsize=1)

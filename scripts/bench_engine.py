@@ -45,13 +45,19 @@ def main() -> int:
     """Print the benchmark figures."""
     settings = get_settings()
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--graph", type=Path, default=settings.graph_file)
+    parser.add_argument(
+        "--graph", type=Path, help="graph file (default: MCP_GRAPH_FILE, synthetic when absent)"
+    )
     parser.add_argument("--node", default="ACINQ")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--nx-samples", type=int, default=256)
     args = parser.parse_args()
 
-    graph, _ = timed("graph load (JSON -> columnar graph)", args.repeat, lambda: resolve_graph(args.graph))
+    graph, _ = timed(
+        "graph load (JSON -> columnar graph)",
+        args.repeat,
+        lambda: resolve_graph(args.graph or settings.graph_file, allow_synthetic=args.graph is None),
+    )
     print(
         f"graph: {graph.source}, {graph.node_count} nodes, {graph.edge_count} channels"
         + (" [SYNTHETIC]" if graph.synthetic else "")

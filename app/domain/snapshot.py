@@ -22,9 +22,11 @@ class NodeSnapshot:
     node: NodeInfo
     channels: Sequence[Channel]
     now_s: int
-    capabilities: NodeCapabilities = field(default_factory=NodeCapabilities)
-    forwards: Sequence[ForwardingEvent] | None = None
-    policy_changes: Sequence[PolicyChange] | None = None
     # The daily cap limits the optimizer's own blast radius, so it counts only the updates the optimizer
     # applied (from its journal); an operator's manual changes still start each channel's cooldown.
-    optimizer_updates_last_24h: int = 0
+    # Required, so that no caller can switch the cap off by forgetting it.
+    optimizer_updates_last_24h: int
+    # None: the policy history is unknown, and every write is refused until it is known (no cooldown proof).
+    policy_changes: Sequence[PolicyChange] | None
+    capabilities: NodeCapabilities = field(default_factory=NodeCapabilities)
+    forwards: Sequence[ForwardingEvent] | None = None

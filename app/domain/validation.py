@@ -31,6 +31,7 @@ class IssueCode(StrEnum):
     STEP_TOO_LARGE = "step_too_large"
     CHANGE_TOO_SMALL = "change_too_small"
     COOLDOWN_ACTIVE = "cooldown_active"
+    COOLDOWN_UNKNOWN = "cooldown_unknown"
     DAILY_CAP_REACHED = "daily_cap_reached"
     CHANNEL_PINNED = "channel_pinned"
     CHANNEL_EXCLUDED = "channel_excluded"

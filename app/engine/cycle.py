@@ -133,6 +133,7 @@ def _validate(
             now_s=now,
             last_change_s=max(changes[channel.chan_id]) if changes.get(channel.chan_id) else None,
             node_updates_last_24h=updates_last_24h,
+            change_history_known=changes_by_channel is not None,
             supports_inbound_fees=capabilities.inbound_fees,
             supports_htlc_limits=capabilities.htlc_limits,
             supports_time_lock=capabilities.time_lock,

@@ -13,6 +13,8 @@ from app.engine.fee_steps import lowered_fee, raised_fee
 from app.engine.flow import FlowStats
 from app.engine.profile import Profile
 from app.engine.rounding import clean_floor, floor_two_significant_sat
+from app.policy.limits import ValidationContext
+from app.policy.validator import PolicyValidator
 
 
 @dataclass(frozen=True)
@@ -53,13 +55,16 @@ class DecisionEngine:
         self.params = profile.decisions
         self.limits = profile.limits
         self.capabilities = capabilities
+        self.validator = PolicyValidator(profile.limits)
 
     def decide(self, facts: ChannelFacts) -> Decision:
         """Raise, lower, inbound discount, max HTLC, advisories, else hold."""
         for rule in (
             self._inactive,
+            self._outside_limits,
             self._raise,
             self._lower,
+            self._drop_discount,
             self._inbound_discount,
             self._max_htlc,
             self._close,
@@ -108,6 +113,36 @@ class DecisionEngine:
         why = "channel is inactive" if not facts.channel.active else "our policy on this channel is disabled"
         return self._make(facts, DecisionKind.HOLD, facts.policy, 0.5, [f"{why}: no fee change"])
 
+    def _outside_limits(self, facts: ChannelFacts) -> Decision | None:
+        """Hold a channel whose current policy already breaks the limits: every write would be refused."""
+        context = ValidationContext.for_channel(facts.channel, now_s=0)
+        issues = self.validator.policy_issues(facts.policy, context)
+        if not issues:
+            return None
+        reasons = [
+            "the current policy is outside the safety limits, so no automatic write can pass: "
+            + "; ".join(issue.message for issue in issues)
+            + " (fix it by hand or widen the limits)"
+        ]
+        return self._make(facts, DecisionKind.HOLD, facts.policy, 0.5, reasons)
+
+    def _drop_discount(self, facts: ChannelFacts) -> Decision | None:
+        """Remove an inbound discount from a channel that is now full: it only pulls in more liquidity."""
+        discount = -(facts.policy.inbound_fee_rate_ppm or 0)
+        if not self.capabilities.inbound_fees or discount <= 0 or facts.ratio <= self.params.excess_ratio:
+            return None
+        reasons = [
+            f"outbound in excess (local ratio {facts.ratio:.2f}): remove the inbound discount of {discount} ppm, "
+            "which draws even more liquidity into this channel",
+        ]
+        proposed = facts.policy.model_copy(update={"inbound_fee_rate_ppm": 0})
+        depth = (facts.ratio - self.params.excess_ratio) / (1.0 - self.params.excess_ratio)
+        return self._make(facts, DecisionKind.SET_INBOUND_DISCOUNT, proposed, 0.5 + 0.5 * depth, reasons)
+
+    def _observed_long_enough(self, facts: ChannelFacts) -> bool:
+        """A week without outflow only means something for a channel at least a week old."""
+        return facts.age_days is not None and facts.age_days >= self.profile.activity.recent_days
+
     def _raise(self, facts: ChannelFacts) -> Decision | None:
         depleted = self.params.depleted_ratio
         if facts.flow is None or facts.ratio >= depleted:
@@ -133,6 +168,8 @@ class DecisionEngine:
         excess = self.params.excess_ratio
         if facts.flow is None or facts.ratio <= excess or facts.flow.recent_out_count > 0:
             return None
+        if not self._observed_long_enough(facts):
+            return None
         depth = (facts.ratio - excess) / (1.0 - excess)
         step = min(self.params.lower_step * (1.0 + depth), self.limits.max_step_ratio)
         old = facts.policy.fee_rate_ppm
@@ -149,7 +186,16 @@ class DecisionEngine:
             reasons.append(competitiveness)
         # A channel that was idle for the whole window is stronger evidence than one idle only recently.
         evidence = 1.0 if facts.flow.out_count == 0 else 0.6
-        proposed = facts.policy.model_copy(update={"fee_rate_ppm": new})
+        update: dict[str, int] = {"fee_rate_ppm": new}
+        discount = -(facts.policy.inbound_fee_rate_ppm or 0)
+        if discount > 0 and self.capabilities.inbound_fees:
+            # A discount pulls even more liquidity into a channel that is already full (and could exceed the
+            # lowered outbound fee): remove it with the same update.
+            update["inbound_fee_rate_ppm"] = 0
+            reasons.insert(1, f"also remove the inbound discount of {discount} ppm")
+        elif discount > new:
+            return None  # the backend cannot touch the discount, and it may not exceed the outbound fee
+        proposed = facts.policy.model_copy(update=update)
         return self._make(facts, DecisionKind.LOWER_FEE, proposed, 0.5 * depth + 0.5 * evidence, reasons)
 
     def _inbound_discount(self, facts: ChannelFacts) -> Decision | None:
@@ -160,7 +206,9 @@ class DecisionEngine:
         if facts.flow.recent_out_count >= self.params.min_recent_forwards:
             return None  # outflow continues: a raise, not a refill, is the answer
         if policy.inbound_fee_rate_ppm != 0 or policy.inbound_base_fee_msat != 0:
-            return None  # leave an operator's existing inbound fee alone
+            return None  # leave an existing inbound fee alone while the channel stays depleted
+        if not self._observed_long_enough(facts):
+            return None
         discount = min(
             clean_floor(policy.fee_rate_ppm * self.params.inbound_discount_ratio), policy.fee_rate_ppm
         )
@@ -181,20 +229,14 @@ class DecisionEngine:
         if policy.max_htlc_msat is None or policy.min_htlc_msat is None:
             return None  # unknown to this backend: nothing to compare against
         usable_msat = channel.usable_local_sat * 1000
-        reserve_sat = channel.local_reserve_sat or -(
-            -channel.capacity_sat * self.limits.max_htlc_reserve_ratio // 1
-        )
-        ceiling_msat = (channel.capacity_sat - int(reserve_sat)) * 1000
-        headroom = self.params.max_htlc_headroom
-        low_band = self.profile.liquidity.target_band[0]
-        if facts.ratio < low_band and policy.max_htlc_msat > headroom * usable_msat:
-            target = floor_two_significant_sat(usable_msat)
-            why = f"max HTLC {policy.max_htlc_msat // 1000} sat exceeds usable outbound {usable_msat // 1000} sat"
-        elif 0 < policy.max_htlc_msat * headroom < min(usable_msat, ceiling_msat):
-            target = floor_two_significant_sat(min(usable_msat, ceiling_msat))
-            why = f"max HTLC {policy.max_htlc_msat // 1000} sat is far below usable outbound {usable_msat // 1000} sat"
-        else:
+        # Only ever lowered: raising it to the balance would publish our balance and need a gossip update
+        # every time the balance moves.
+        if facts.ratio >= self.profile.liquidity.target_band[0]:
             return None
+        if policy.max_htlc_msat <= self.params.max_htlc_headroom * usable_msat:
+            return None
+        target = floor_two_significant_sat(usable_msat)
+        why = f"max HTLC {policy.max_htlc_msat // 1000} sat exceeds usable outbound {usable_msat // 1000} sat"
         if target < max(policy.min_htlc_msat, 1) or target == policy.max_htlc_msat:
             return None
         reasons = [

@@ -8,7 +8,7 @@ from app.policy.limits import SafetyLimits
 
 def raised_fee(old_ppm: int, step: float, limits: SafetyLimits) -> int | None:
     """Fee rate raised by `step` (a ratio), rounded up to a clean value; None when no valid raise exists."""
-    floor_new = old_ppm + limits.min_fee_change_ppm(old_ppm)
+    floor_new = max(old_ppm + limits.min_fee_change_ppm(old_ppm), limits.fee_rate_min_ppm)
     ceiling_new = min(old_ppm + limits.max_fee_step_ppm(old_ppm), limits.fee_rate_max_ppm)
     new = clean_ceil(max(old_ppm * (1.0 + step), floor_new))
     if new > ceiling_new:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from app.domain.forwarding import ForwardingEvent
 
@@ -21,12 +21,8 @@ class FlowStats:
     in_count: int = 0
     in_volume_msat: int = 0
     recent_out_count: int = 0
-    recent_out_volume_msat: int = 0
-    recent_in_count: int = 0
     earlier_volume_msat: int = 0  # in + out volume in the first half of the window (for the trend)
     later_volume_msat: int = 0  # in + out volume in the second half of the window
-    last_out_s: int | None = None
-    daily_out_msat: dict[int, int] = field(default_factory=dict)
 
     @property
     def total_volume_msat(self) -> int:
@@ -53,18 +49,11 @@ def summarize_forwards(
         outgoing.out_count += 1
         outgoing.out_volume_msat += event.amt_out_msat
         outgoing.out_fee_msat += event.fee_msat
-        day = int((end_ns - timestamp) // (DAY_S * NS_PER_S))
-        outgoing.daily_out_msat[day] = outgoing.daily_out_msat.get(day, 0) + event.amt_out_msat
-        seconds = timestamp // NS_PER_S
-        if outgoing.last_out_s is None or seconds > outgoing.last_out_s:
-            outgoing.last_out_s = seconds
         incoming = stats.setdefault(event.chan_id_in, FlowStats())
         incoming.in_count += 1
         incoming.in_volume_msat += event.amt_in_msat
         if recent:
             outgoing.recent_out_count += 1
-            outgoing.recent_out_volume_msat += event.amt_out_msat
-            incoming.recent_in_count += 1
         for channel_stats, amount in ((outgoing, event.amt_out_msat), (incoming, event.amt_in_msat)):
             if later:
                 channel_stats.later_volume_msat += amount

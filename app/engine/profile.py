@@ -102,6 +102,17 @@ class Profile(_Params):
     decisions: DecisionParams = DecisionParams()
     limits: SafetyLimits = SafetyLimits()
 
+    @model_validator(mode="after")
+    def _thresholds_fit_the_band(self) -> Profile:
+        """Depleted/excess thresholds lie outside the target band, or a channel could be both fine and not."""
+        low, high = self.liquidity.target_band
+        if self.decisions.depleted_ratio > low or self.decisions.excess_ratio < high:
+            raise ValueError(
+                f"decisions.depleted_ratio {self.decisions.depleted_ratio} must be <= target_band low {low} and "
+                f"decisions.excess_ratio {self.decisions.excess_ratio} >= target_band high {high}"
+            )
+        return self
+
     @field_validator("weights")
     @classmethod
     def _weights_complete(cls, weights: dict[str, float]) -> dict[str, float]:

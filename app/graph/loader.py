@@ -15,7 +15,7 @@ from app.graph.model import ChannelGraph, PolicyColumns
 
 PUBKEY_RE = re.compile(r"^(02|03)[0-9a-f]{64}$")
 POLICY_FIELDS = (
-    # (LND field, column name, required)
+    # (LND field, column name)
     ("fee_base_msat", "base_fee_msat"),
     ("fee_rate_milli_msat", "fee_rate_ppm"),
     ("time_lock_delta", "time_lock_delta"),
@@ -24,7 +24,7 @@ POLICY_FIELDS = (
     ("inbound_fee_base_msat", "inbound_base_fee_msat"),
     ("inbound_fee_rate_milli_msat", "inbound_fee_rate_ppm"),
 )
-UINT64_MAX = 2**64 - 1
+INT64_MAX = 2**63 - 1  # the columns are int64; a larger value is refused, never wrapped
 
 
 def load_graph(path: Path | str) -> ChannelGraph:
@@ -34,6 +34,10 @@ def load_graph(path: Path | str) -> ChannelGraph:
         raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise GraphFormatError(f"graph file {path} does not exist", {"path": str(path)}) from exc
+    except OSError as exc:
+        raise GraphFormatError(
+            f"graph file {path} cannot be read: {exc.strerror}", {"path": str(path)}
+        ) from exc
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)
@@ -59,7 +63,9 @@ def parse_graph(document: Any, source: str = "memory", synthetic: bool = False) 
     columns = _EdgeColumns()
     for position, edge in enumerate(edges):
         columns.add(position, edge, index)
-    notes = [str(note) for note in document.get("_meta", {}).get("caveats", [])]
+    meta = document.get("_meta")
+    caveats = meta.get("caveats", []) if isinstance(meta, dict) else []
+    notes = [str(note) for note in caveats] if isinstance(caveats, list) else []
     return columns.build(pubkeys, aliases, source, synthetic, notes)
 
 
@@ -112,7 +118,7 @@ def _as_int(value: Any, where: str, name: str, signed: bool = False) -> int:
         raise GraphFormatError(
             f"{where}: field {name!r} must not be negative, got {number}", {"record": where}
         )
-    if number > UINT64_MAX:
+    if number > INT64_MAX:
         raise GraphFormatError(f"{where}: field {name!r} is out of range, got {number}", {"record": where})
     return number
 
@@ -163,7 +169,10 @@ class _EdgeColumns:
         if policy is not None and not isinstance(policy, dict):
             raise GraphFormatError(f"{where}: field {key!r} must be an object or null", {"record": where})
         lists["present"].append(policy is not None)
-        lists["disabled"].append(bool(policy.get("disabled", False)) if policy else False)
+        disabled = policy.get("disabled", False) if policy else False
+        if not isinstance(disabled, bool):
+            raise GraphFormatError(f"{where}: field '{key}.disabled' must be true or false, got {disabled!r}")
+        lists["disabled"].append(disabled)
         for lnd_name, column_name in POLICY_FIELDS:
             if policy is None:
                 lists[column_name].append(0)

@@ -70,6 +70,7 @@ class NodeTransport:
         params: dict[str, Any] | None = None,
         retry: bool = True,
         raw: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         """Send one request and decode its JSON (or return the body bytes when `raw`).
 
@@ -78,18 +79,26 @@ class NodeTransport:
         """
 
         async def once() -> Any:
-            return await self._send(method, path, json, params, raw)
+            return await self._send(method, path, json, params, raw, headers)
 
         if not retry:
             return await once()
         return await with_retries(once, self.settings.retry)
 
-    async def _send(self, method: str, path: str, json: Any, params: dict[str, Any] | None, raw: bool) -> Any:
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        params: dict[str, Any] | None,
+        raw: bool,
+        headers: dict[str, str] | None,
+    ) -> Any:
         self.breaker.before_call()
         async with self._limiter:
             self.requests_made += 1
             try:
-                response = await self._client.request(method, path, json=json, params=params)
+                response = await self._client.request(method, path, json=json, params=params, headers=headers)
             except httpx.TimeoutException as exc:
                 self.breaker.record_failure()
                 raise UpstreamTemporaryError(

@@ -44,7 +44,7 @@ class SafetyLimits(DomainModel):
     step_floor_ppm: int = Field(default=50, ge=0)
     # A fee-rate change must be at least min_change_ppm AND min_change_ratio of the current rate, so
     # the gossip budget is not spent on changes no router notices (from 0 ppm only the ppm part applies).
-    min_change_ppm: int = Field(default=10, ge=0)
+    min_change_ppm: int = Field(default=10, ge=1)  # 0 would let "0 -> 0 ppm" count as a change
     min_change_ratio: float = Field(default=0.05, ge=0.0, le=1.0, allow_inf_nan=False)
     cooldown_hours: float = Field(default=24.0, allow_inf_nan=False)
     # Policy updates per node per rolling 24 h; 0 freezes every write (an operator kill switch).
@@ -134,6 +134,8 @@ class ValidationContext(DomainModel):
     local_reserve_sat: Sat = 0  # 0 means unknown: SafetyLimits.max_htlc_reserve_ratio applies
     now_s: int = Field(ge=0, description="unix seconds; passed in so the validator never reads a clock")
     last_change_s: int | None = Field(default=None, ge=0, description="last policy update of this channel")
+    # Without a policy history nobody can prove the cooldown has passed, so writes are refused.
+    change_history_known: bool = True
     node_updates_last_24h: int = Field(
         default=0, ge=0, description="updates this node made in the rolling 24 h"
     )
@@ -149,6 +151,7 @@ class ValidationContext(DomainModel):
         last_change_s: int | None = None,
         node_updates_last_24h: int = 0,
         *,
+        change_history_known: bool = True,
         supports_inbound_fees: bool = True,
         supports_htlc_limits: bool = True,
         supports_time_lock: bool = True,
@@ -160,6 +163,7 @@ class ValidationContext(DomainModel):
             now_s=now_s,
             last_change_s=last_change_s,
             node_updates_last_24h=node_updates_last_24h,
+            change_history_known=change_history_known,
             supports_inbound_fees=supports_inbound_fees,
             supports_htlc_limits=supports_htlc_limits,
             supports_time_lock=supports_time_lock,

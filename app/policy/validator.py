@@ -123,6 +123,14 @@ class PolicyValidator:
             results[index] = result
         return [results[index] for index in range(len(decisions))]
 
+    def policy_issues(self, policy: ChannelPolicy, context: ValidationContext) -> list[ValidationIssue]:
+        """Limits a policy breaks on its own (bounds, HTLC limits, inbound rules), whatever changes it."""
+        return [
+            *self._check_bounds(policy),
+            *self._check_htlc(policy, policy, context),
+            *self._check_inbound(policy),
+        ]
+
     def reserve_sat(self, context: ValidationContext) -> int:
         """Our channel reserve, or max_htlc_reserve_ratio of the capacity (rounded up) when unknown (0)."""
         if context.local_reserve_sat:
@@ -265,7 +273,15 @@ class PolicyValidator:
     def _check_timing(self, chan_id: str, context: ValidationContext) -> list[ValidationIssue]:
         """Per-channel cooldown (gossip relays about 2 updates a day) and the node's daily cap."""
         limits, issues = self.limits, []
-        if context.last_change_s is not None:
+        if not context.change_history_known:
+            issues.append(
+                _issue(
+                    IssueCode.COOLDOWN_UNKNOWN,
+                    f"the policy history of channel {chan_id} is unknown, so its {limits.cooldown_hours:g} h "
+                    "cooldown cannot be shown to have passed",
+                )
+            )
+        elif context.last_change_s is not None:
             ends_s = context.last_change_s + limits.cooldown_s
             if context.now_s < ends_s:
                 remaining_h = (ends_s - context.now_s) / 3_600

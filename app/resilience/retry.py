@@ -29,7 +29,7 @@ class RetrySettings(BaseModel):
 def backoff(settings: RetrySettings) -> Callable[[RetryCallState], float]:
     """Wait honouring a 429's Retry-After (capped), else exponential backoff with jitter."""
     exponential = wait_exponential_jitter(
-        initial=settings.initial_s, max=settings.max_s, jitter=settings.jitter_s
+        multiplier=settings.initial_s, max=settings.max_s, jitter=settings.jitter_s
     )
 
     def wait(state: RetryCallState) -> float:

@@ -56,6 +56,7 @@ class SandboxState(DomainModel):
             now_s=self.now_s,
             forwards=self.forwards,
             policy_changes=self.policy_changes,
+            optimizer_updates_last_24h=0,  # a fresh sandbox: the optimizer has written nothing yet
         )
 
     def channel(self, chan_id: str) -> Channel:

@@ -73,6 +73,8 @@ def test_without_forwarding_history_activity_is_unknown_and_fees_hold(real_graph
         node=acinq.node,
         channels=acinq.channels,
         now_s=acinq.now_s,
+        optimizer_updates_last_24h=0,
+        policy_changes=acinq.policy_changes,
         capabilities=NodeCapabilities(
             forwarding_history=False, inbound_fees=False, htlc_limits=False, time_lock=False
         ),
@@ -81,3 +83,20 @@ def test_without_forwarding_history_activity_is_unknown_and_fees_hold(real_graph
     for evaluation in report.evaluations:
         assert evaluation.decision.breakdown.values()["activity"] is None
         assert evaluation.decision.kind not in (DecisionKind.RAISE_FEE, DecisionKind.LOWER_FEE)
+
+
+def test_unknown_policy_history_refuses_every_write(real_graph, real_centrality, acinq):
+    blind = NodeSnapshot(
+        node=acinq.node,
+        channels=acinq.channels,
+        now_s=acinq.now_s,
+        optimizer_updates_last_24h=0,
+        policy_changes=None,
+        forwards=acinq.forwards,
+    )
+    report = run_cycle(blind, real_graph, real_centrality, balanced_profile())
+    writes = [e for e in report.evaluations if e.decision.kind.writes_policy]
+    assert writes
+    for evaluation in writes:
+        assert evaluation.validation.verdict is Verdict.REJECTED
+        assert "cooldown_unknown" in evaluation.validation.codes

@@ -117,11 +117,43 @@ def test_max_htlc_lowered_to_usable_outbound(engine):
     assert decision.changed_fields == ["max_htlc_msat"]
 
 
-def test_max_htlc_raised_when_far_below_usable(engine):
+def test_max_htlc_is_never_raised_towards_the_balance(engine):
+    # raising it would publish the balance and need a new gossip update whenever the balance moves
     policy = ChannelPolicy(fee_rate_ppm=500, max_htlc_msat=100_000_000, min_htlc_msat=1000)
     decision = engine.decide(facts(500_000, FlowStats(out_count=5, recent_out_count=1), local_policy=policy))
-    assert decision.kind is DecisionKind.SET_MAX_HTLC
-    assert decision.proposed_policy.max_htlc_msat == 490_000_000
+    assert decision.kind is DecisionKind.HOLD
+
+
+def test_lowering_a_full_channel_also_removes_its_inbound_discount(engine):
+    policy = ChannelPolicy(fee_rate_ppm=130, inbound_fee_rate_ppm=-120, max_htlc_msat=990_000_000)
+    decision = engine.decide(facts(950_000, FlowStats(), local_policy=policy))
+    assert decision.kind is DecisionKind.LOWER_FEE
+    assert decision.proposed_policy.fee_rate_ppm < 130
+    assert decision.proposed_policy.inbound_fee_rate_ppm == 0
+    assert any("remove the inbound discount of 120 ppm" in reason for reason in decision.reasons)
+
+
+def test_full_channel_that_still_flows_loses_its_discount(engine):
+    policy = ChannelPolicy(fee_rate_ppm=500, inbound_fee_rate_ppm=-100, max_htlc_msat=990_000_000)
+    decision = engine.decide(facts(950_000, FlowStats(out_count=9, recent_out_count=3), local_policy=policy))
+    assert decision.kind is DecisionKind.SET_INBOUND_DISCOUNT
+    assert decision.proposed_policy.inbound_fee_rate_ppm == 0
+    assert decision.proposed_policy.fee_rate_ppm == 500
+
+
+def test_young_channels_are_not_cut_for_a_quiet_week(engine):
+    assert engine.decide(facts(950_000, FlowStats(), age=3.0)).kind is DecisionKind.HOLD
+    assert (
+        engine.decide(facts(50_000, FlowStats(out_count=3), age=3.0)).kind
+        is not DecisionKind.SET_INBOUND_DISCOUNT
+    )
+
+
+def test_policy_outside_the_limits_is_held_with_the_reason(engine):
+    policy = ChannelPolicy(fee_rate_ppm=500, time_lock_delta=222, max_htlc_msat=990_000_000)
+    decision = engine.decide(facts(50_000, FlowStats(out_count=20, recent_out_count=6), local_policy=policy))
+    assert decision.kind is DecisionKind.HOLD
+    assert "time_lock_delta 222 is above the maximum 144" in decision.reasons[0]
 
 
 def test_suggest_close_for_old_idle_low_scoring_channel(engine):

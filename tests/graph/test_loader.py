@@ -122,3 +122,18 @@ def test_missing_lists_and_broken_files(tmp_path: Path):
 
 def test_real_snapshot_path_is_outside_the_project():
     assert "shared" in REAL_GRAPH_FILE.parts
+
+
+def test_out_of_range_and_wrongly_typed_values_are_format_errors():
+    message = _edge_error(lambda d: d["edges"][0]["node1_policy"].update(max_htlc_msat=str(2**64 - 1)))
+    assert "out of range" in message and "node1_policy.max_htlc_msat" in message
+    message = _edge_error(lambda d: d["edges"][0]["node1_policy"].update(disabled="false"))
+    assert "node1_policy.disabled" in message
+
+
+def test_odd_meta_is_ignored_and_directories_are_refused(tmp_path: Path):
+    document = graph_document([("a", "b", 5_000, 7, 9)])
+    document["_meta"] = "not an object"
+    assert parse_graph(document).notes == []
+    with pytest.raises(GraphFormatError, match="cannot be read"):
+        load_graph(tmp_path)

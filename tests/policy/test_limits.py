@@ -142,7 +142,7 @@ def test_context_validation() -> None:
 
 def test_fee_step_helpers_use_the_configured_decimals() -> None:
     # In binary floats 100 * 0.07 is 7.000000000000001 and 100 * 0.29 is 28.999999999999996.
-    limits = SafetyLimits(max_step_ratio=0.29, step_floor_ppm=0, min_change_ppm=0, min_change_ratio=0.07)
+    limits = SafetyLimits(max_step_ratio=0.29, step_floor_ppm=1, min_change_ppm=1, min_change_ratio=0.07)
     assert limits.min_fee_change_ppm(100) == 7
     assert limits.max_fee_step_ppm(100) == 29
     defaults = SafetyLimits()

@@ -175,7 +175,7 @@ def limits_strategy(draw: st.DrawFn, chan_id: str = CHAN_ID, min_daily_cap: int 
         st.sampled_from([0.0, min(0.05, max_step_ratio), min(1.0, max_step_ratio)])
         | st.floats(0.0, min(1.0, max_step_ratio))
     )
-    step_floor = draw(st.sampled_from([0, 1, 50]) | st.integers(0, 200))
+    step_floor = draw(st.sampled_from([1, 50]) | st.integers(1, 200))
     special = draw(st.integers(0, 39))
     return SafetyLimits(
         fee_rate_min_ppm=fee_min,
@@ -186,7 +186,7 @@ def limits_strategy(draw: st.DrawFn, chan_id: str = CHAN_ID, min_daily_cap: int 
         time_lock_delta_max=lock_max,
         max_step_ratio=max_step_ratio,
         step_floor_ppm=step_floor,
-        min_change_ppm=draw(st.integers(0, step_floor)),
+        min_change_ppm=draw(st.integers(1, step_floor)),
         min_change_ratio=min_change_ratio,
         cooldown_hours=draw(st.sampled_from([24.0, 12.0, 12.5, 48.0])),
         daily_cap=draw(st.integers(min_daily_cap, 8)),

@@ -33,7 +33,9 @@ def test_unknown_fields_still_leave_fee_bounds_enforced():
 
 def test_erasing_a_known_value_is_refused():
     current = build_policy()
-    result = VALIDATOR.validate(build_decision(current, fee_rate_ppm=140, time_lock_delta=None), build_context())
+    result = VALIDATOR.validate(
+        build_decision(current, fee_rate_ppm=140, time_lock_delta=None), build_context()
+    )
     assert result.verdict is Verdict.REJECTED
     assert result.codes == [IssueCode.UNSUPPORTED_BY_BACKEND]
     assert "cannot erase" in result.issues[0].message
@@ -46,3 +48,12 @@ def test_setting_an_unknown_field_on_a_backend_that_cannot_write_it_is_refused()
     )
     assert result.verdict is Verdict.REJECTED
     assert result.codes == [IssueCode.UNSUPPORTED_BY_BACKEND]
+
+
+def test_unknown_policy_history_refuses_the_write():
+    result = VALIDATOR.validate(
+        build_decision(build_policy(), fee_rate_ppm=140), build_context(change_history_known=False)
+    )
+    assert result.verdict is Verdict.REJECTED
+    assert result.codes == [IssueCode.COOLDOWN_UNKNOWN]
+    assert "cannot be shown to have passed" in result.issues[0].message

@@ -1,0 +1,88 @@
+"""`sandbox lnd`: serve a SIMULATED node of the graph with LND's REST API, macaroons and TLS."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from app.cli.progress import note, step
+from app.graph.source import resolve_graph
+from app.sandbox.lnd.app import LndSimulator
+from app.sandbox.lnd.auth import Macaroons
+from app.sandbox.lnd.clock import SimulatedClock
+from app.sandbox.lnd.node import SimulatedNode
+from app.sandbox.lnd.server import load_root_key, serve, write_credentials
+from app.sandbox.lnd.tls import write_certificate
+from app.sandbox.state import generate_sandbox_state
+from app.settings import get_settings
+
+
+def add_parser(commands: Any) -> None:
+    """Register `sandbox` and its `lnd` subcommand."""
+    parser = commands.add_parser(
+        "sandbox", help="SIMULATED nodes for demos and tests", description="Simulated Lightning nodes."
+    )
+    kinds = parser.add_subparsers(dest="sandbox_command", required=True)
+    lnd = kinds.add_parser(
+        "lnd",
+        help="serve a simulated node of the graph with LND's REST API",
+        description="Serve any node of the channel graph as a SIMULATED LND REST API (macaroons, TLS, "
+        "chanpolicy, forwarding history). Prints the URL and the credential files, then serves until Ctrl-C.",
+    )
+    lnd.add_argument("--node", required=True, help="pubkey or alias of the node (e.g. ACINQ)")
+    lnd.add_argument("--host", help="address to listen on (default MCP_SANDBOX_LND_HOST, 127.0.0.1)")
+    lnd.add_argument("--port", type=int, help="port (default MCP_SANDBOX_LND_PORT, 18080; 0: any free port)")
+    lnd.add_argument(
+        "--tls", action=argparse.BooleanOptionalAction, default=True, help="serve HTTPS (default)"
+    )
+    lnd.add_argument("--seed", type=int, help="sandbox seed (default MCP_SANDBOX_SEED)")
+    lnd.add_argument("--data-dir", type=Path, help="where to write macaroons, tls.cert and sandbox.token")
+    lnd.add_argument("--graph", type=Path, help="LND GET /v1/graph JSON (.json or .json.gz)")
+    lnd.add_argument("--clock-speed", type=float, help="simulated seconds per second (default 1; 0 freezes)")
+    lnd.add_argument(
+        "--accept-positive-inbound-fees", action="store_true", help="like LND's flag of the same name"
+    )
+    lnd.set_defaults(handler=run_lnd)
+
+
+def run_lnd(args: argparse.Namespace) -> int:
+    """Build the simulated node, write its credentials, print where they are and serve."""
+    settings = get_settings()
+    with step("loading channel graph"):
+        graph = resolve_graph(
+            args.graph or settings.graph_file,
+            settings.synthetic_graph_seed,
+            allow_synthetic=args.graph is None,
+        )
+    if graph.synthetic:
+        note(f"note: {graph.notes[0]}")
+    index = graph.find_node(args.node)
+    seed = settings.sandbox_seed if args.seed is None else args.seed
+    with step(f"simulating {graph.aliases[index] or graph.pubkeys[index]} (seed {seed})"):
+        state = generate_sandbox_state(graph, index, seed=seed)
+    host = args.host or settings.sandbox_lnd_host
+    port = settings.sandbox_lnd_port if args.port is None else args.port
+    data_dir: Path = (args.data_dir or settings.sandbox_lnd_dir).resolve()
+    speed = settings.sandbox_lnd_clock_speed if args.clock_speed is None else args.clock_speed
+    clock = SimulatedClock(state.now_s, speed=speed)
+    node = SimulatedNode(state, graph, clock, accept_positive_inbound_fees=args.accept_positive_inbound_fees)
+    app = LndSimulator(node, Macaroons.mint(load_root_key(data_dir)))
+    tls = write_certificate(data_dir, hosts=[host]) if args.tls else None
+    files = write_credentials(data_dir, app)
+    note(f"{state.label}: {len(state.channels)} channels, {len(state.forwards)} forwards")
+
+    def ready(url: str) -> None:
+        lines = [f"url: {url}"]
+        if tls is not None:
+            lines.append(f"tls_cert: {tls.cert_path}")
+        lines += [f"{name}: {path}" for name, path in files.items()]
+        print("\n".join(lines), flush=True)
+        note("serving; Ctrl-C stops")
+
+    try:
+        asyncio.run(serve(app, host, port, tls, ready))
+    except KeyboardInterrupt:
+        note("stopped")
+    return 0

@@ -1,0 +1,205 @@
+"""The channel graph as the simulated node's LND serves it: the node's edges carry its ids and live policies.
+
+The snapshot's channel ids are synthetic, so the node's own edges are served with the sandbox's realistic
+short channel ids and channel points and with its current policies. `GET /v1/graph` is ~40 MB of JSON for
+the public snapshot: every other edge is rendered once and kept as bytes; after a policy change only the
+node's own edges are rendered again.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import orjson
+
+from app.graph.model import PolicyColumns
+from app.sandbox.lnd.encoding import auth_proof, lightning_node, routing_policy
+from app.sandbox.lnd.model import Policy
+from app.sandbox.lnd.node import KEEPALIVE_S, SimulatedNode, stable_hash
+
+POLICY_COLUMNS = (
+    "time_lock_delta", "min_htlc_msat", "base_fee_msat", "fee_rate_ppm", "max_htlc_msat",
+    "inbound_base_fee_msat", "inbound_fee_rate_ppm",
+)  # fmt: skip
+
+
+class GraphView:
+    """Read access to the graph in LND's shapes, with cached rendering of the whole graph."""
+
+    def __init__(self, node: SimulatedNode) -> None:
+        self.node = node
+        self.graph = node.graph
+        self._lock = threading.Lock()
+        self._chunks: dict[bool, list[bytes]] = {}  # per include_auth_proof: one JSON chunk per edge
+        self._nodes: bytes | None = None
+        self._documents: dict[bool, tuple[int, bytes]] = {}  # per include_auth_proof: (policy version, body)
+        self._by_id: dict[int, int] | None = None
+        self._by_point: dict[str, int] | None = None
+
+    def find_edge(self, chan_id: int) -> int | None:
+        """The edge with this channel id (the sandbox's id for the node's own channels)."""
+        if self._by_id is None:
+            by_id = {int(channel_id): edge for edge, channel_id in enumerate(self.graph.channel_ids)}
+            for edge, own in self.node.edge_channels.items():
+                by_id.pop(int(self.graph.channel_ids[edge]), None)
+                by_id[int(own)] = edge
+            self._by_id = by_id
+        return self._by_id.get(chan_id)
+
+    def find_edge_by_point(self, chan_point: str) -> int | None:
+        """The edge funded at `txid:index` (the snapshot has no channel points for other edges)."""
+        if self._by_point is None:
+            by_point = {point: edge for edge, point in enumerate(self.graph.chan_points) if point}
+            for edge, chan_id in self.node.edge_channels.items():
+                by_point[self.node.channels[chan_id].channel.channel_point] = edge
+            self._by_point = by_point
+        return self._by_point.get(chan_point)
+
+    def edge(self, edge: int, include_proof: bool = False) -> dict[str, Any]:
+        """`lnrpcChannelEdge` for one edge of the graph."""
+        graph = self.graph
+        own = self.node.edge_channels.get(edge)
+        if own is None:
+            first = _column_policy(graph.policy1, edge)
+            second = _column_policy(graph.policy2, edge)
+            channel_id, chan_point = graph.channel_ids[edge], graph.chan_points[edge]
+            return self._edge_record(edge, channel_id, chan_point, first, second, include_proof)
+        live = self.node.channels[own]
+        ours = routing_policy(live.policy, live.policy_updated_s)
+        remote = live.channel.remote_policy
+        theirs = routing_policy(
+            Policy.from_domain(remote) if remote else None,
+            self.node.started_s - stable_hash(f"{own}:remote") % KEEPALIVE_S,
+        )
+        first, second = (ours, theirs) if graph.node1[edge] == self.node.index else (theirs, ours)
+        return self._edge_record(edge, own, live.channel.channel_point, first, second, include_proof)
+
+    def _edge_record(
+        self,
+        edge: int,
+        channel_id: str,
+        chan_point: str,
+        first: dict[str, Any] | None,
+        second: dict[str, Any] | None,
+        include_proof: bool,
+    ) -> dict[str, Any]:
+        graph = self.graph
+        updates = [policy["last_update"] for policy in (first, second) if policy is not None]
+        return {
+            "channel_id": channel_id,
+            "chan_point": chan_point,
+            "last_update": max(updates, default=0),
+            "node1_pub": graph.pubkeys[int(graph.node1[edge])],
+            "node2_pub": graph.pubkeys[int(graph.node2[edge])],
+            "capacity": str(int(graph.capacity_sat[edge])),
+            "node1_policy": first,
+            "node2_policy": second,
+            "custom_records": {},
+            "auth_proof": auth_proof(channel_id) if include_proof else None,
+        }
+
+    def lightning_node(self, index: int) -> dict[str, Any]:
+        """`lnrpcLightningNode` for a node of the graph."""
+        own = index == self.node.index
+        last_update = self.node.started_s if own else 0
+        return lightning_node(self.graph.pubkeys[index], self.graph.aliases[index], own, last_update)
+
+    def node_info(self, index: int, include_channels: bool, include_proof: bool) -> dict[str, Any]:
+        """`lnrpcNodeInfo`: the node, its channel count and capacity, and its edges when asked."""
+        edges = self.graph.edges_of(index).tolist()
+        return {
+            "node": self.lightning_node(index),
+            "num_channels": len(edges),
+            "total_capacity": str(int(self.graph.capacity_sat[edges].sum()) if edges else 0),
+            "channels": [self.edge(edge, include_proof) for edge in edges] if include_channels else [],
+        }
+
+    def is_ready(self, include_proof: bool) -> bool:
+        """Whether `document` can answer without the one-off render of every edge."""
+        cached = self._documents.get(include_proof)
+        return cached is not None and cached[0] == self.node.policy_version
+
+    def document(self, include_proof: bool = False) -> bytes:
+        """`lnrpcChannelGraph` as JSON bytes; slow the first time (run it in a worker thread then)."""
+        version = self.node.policy_version
+        cached = self._documents.get(include_proof)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        with self._lock:
+            chunks = self._static_chunks(include_proof)
+            for edge in self.node.edge_channels:
+                chunks[edge] = orjson.dumps(self.edge(edge, include_proof))
+            assert self._nodes is not None
+            body = b'{"nodes":[' + self._nodes + b'],"edges":[' + b",".join(chunks) + b"]}"
+            self._documents[include_proof] = (version, body)
+            return body
+
+    def _static_chunks(self, include_proof: bool) -> list[bytes]:
+        """One JSON chunk per edge for every edge the node does not own (rendered once)."""
+        if self._nodes is None:
+            count = self.graph.node_count
+            self._nodes = b",".join(orjson.dumps(self.lightning_node(index)) for index in range(count))
+        chunks = self._chunks.get(include_proof)
+        if chunks is None:
+            chunks = self._render_all(include_proof)
+            self._chunks[include_proof] = chunks
+        return chunks
+
+    def _render_all(self, include_proof: bool) -> list[bytes]:
+        graph = self.graph
+        # Python lists index much faster than numpy scalars in a 50,000-edge loop.
+        sides = [_as_lists(graph.policy1), _as_lists(graph.policy2)]
+        node1, node2 = graph.node1.tolist(), graph.node2.tolist()
+        capacity = graph.capacity_sat.tolist()
+        pubkeys = graph.pubkeys
+        chunks: list[bytes] = []
+        for edge in range(graph.edge_count):
+            policies = [_listed_policy(side, edge) for side in sides]
+            channel_id = graph.channel_ids[edge]
+            chunks.append(
+                orjson.dumps(
+                    {
+                        "channel_id": channel_id,
+                        "chan_point": graph.chan_points[edge],
+                        "last_update": 0,
+                        "node1_pub": pubkeys[node1[edge]],
+                        "node2_pub": pubkeys[node2[edge]],
+                        "capacity": str(capacity[edge]),
+                        "node1_policy": policies[0],
+                        "node2_policy": policies[1],
+                        "custom_records": {},
+                        "auth_proof": auth_proof(channel_id) if include_proof else None,
+                    }
+                )
+            )
+        return chunks
+
+
+def _as_lists(columns: PolicyColumns) -> dict[str, list[Any]]:
+    lists: dict[str, list[Any]] = {name: getattr(columns, name).tolist() for name in POLICY_COLUMNS}
+    lists["present"] = columns.present.tolist()
+    lists["disabled"] = columns.disabled.tolist()
+    return lists
+
+
+def _listed_policy(side: dict[str, list[Any]], edge: int) -> dict[str, Any] | None:
+    if not side["present"][edge]:
+        return None
+    return {
+        "time_lock_delta": side["time_lock_delta"][edge],
+        "min_htlc": str(side["min_htlc_msat"][edge]),
+        "fee_base_msat": str(side["base_fee_msat"][edge]),
+        "fee_rate_milli_msat": str(side["fee_rate_ppm"][edge]),
+        "disabled": side["disabled"][edge],
+        "max_htlc_msat": str(side["max_htlc_msat"][edge]),
+        "last_update": 0,  # the snapshot carries no timestamps
+        "custom_records": {},
+        "inbound_fee_base_msat": side["inbound_base_fee_msat"][edge],
+        "inbound_fee_rate_milli_msat": side["inbound_fee_rate_ppm"][edge],
+    }
+
+
+def _column_policy(columns: PolicyColumns, edge: int) -> dict[str, Any] | None:
+    policy = columns.policy(edge)
+    return routing_policy(Policy.from_domain(policy), 0) if policy else None

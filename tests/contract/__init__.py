@@ -1,0 +1,1 @@
+"""LND REST traffic checked against LND's swagger (tests/contract/swagger.py)."""

@@ -1,0 +1,53 @@
+"""Fixtures for the LND simulator tests: a small synthetic hub, a >50k-forward hub, a running server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from app.graph.model import ChannelGraph
+from app.graph.synthetic import generate_graph
+from app.sandbox.lnd.node import SimulatedNode
+from app.sandbox.lnd.server import SimulatorHandle, running_simulator
+from app.sandbox.state import SandboxState, generate_sandbox_state
+from tests.conftest import REAL_GRAPH_FILE
+
+ACINQ = "03864ef025fde8fb587d989186ce6a4a186895ee44a926bfc370e2c366597a3f8f"
+
+
+@pytest.fixture(scope="session")
+def small_graph() -> ChannelGraph:
+    """A 300-node synthetic graph; node 0 is its scaled-down ACINQ hub (35 channels)."""
+    return generate_graph(seed=3, node_count=300, channel_count=900)
+
+
+@pytest.fixture(scope="session")
+def small_state(small_graph: ChannelGraph) -> SandboxState:
+    """The hub's sandbox state (seed 3: four inactive channels, ~1,160 forwards)."""
+    return generate_sandbox_state(small_graph, 0, seed=3)
+
+
+@pytest.fixture(scope="session")
+def big_source(request: pytest.FixtureRequest) -> tuple[ChannelGraph, SandboxState]:
+    """ACINQ on the real snapshot (about 64,000 forwards), or the synthetic ACINQ hub without ../shared."""
+    if REAL_GRAPH_FILE.exists():
+        graph: ChannelGraph = request.getfixturevalue("real_graph")
+        index = graph.find_node(ACINQ)
+    else:
+        graph = generate_graph()
+        index = graph.find_node("ACINQ (synthetic)")
+    return graph, generate_sandbox_state(graph, index, seed=42)
+
+
+@pytest.fixture
+def node(small_state: SandboxState, small_graph: ChannelGraph) -> SimulatedNode:
+    """A fresh simulated node (its policies and clock start from the state every test)."""
+    return SimulatedNode(small_state, small_graph)
+
+
+@pytest.fixture
+async def sim(node: SimulatedNode) -> AsyncIterator[SimulatorHandle]:
+    """The simulator over plain HTTP on a free port."""
+    async with running_simulator(node) as handle:
+        yield handle
