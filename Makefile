@@ -36,6 +36,7 @@ test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python scripts/bench_engine.py
+	$(BIN)/python scripts/bench_node_client.py
 
 # Regenerate the pinned requirement files from pyproject.toml.
 lock: install

@@ -11,9 +11,6 @@ from app.graph.synthetic import generate_graph
 from app.sandbox.lnd.node import SimulatedNode
 from app.sandbox.lnd.server import SimulatorHandle, running_simulator
 from app.sandbox.state import SandboxState, generate_sandbox_state
-from tests.conftest import REAL_GRAPH_FILE
-
-ACINQ = "03864ef025fde8fb587d989186ce6a4a186895ee44a926bfc370e2c366597a3f8f"
 
 
 @pytest.fixture(scope="session")
@@ -26,18 +23,6 @@ def small_graph() -> ChannelGraph:
 def small_state(small_graph: ChannelGraph) -> SandboxState:
     """The hub's sandbox state (seed 3: four inactive channels, ~1,160 forwards)."""
     return generate_sandbox_state(small_graph, 0, seed=3)
-
-
-@pytest.fixture(scope="session")
-def big_source(request: pytest.FixtureRequest) -> tuple[ChannelGraph, SandboxState]:
-    """ACINQ on the real snapshot (about 64,000 forwards), or the synthetic ACINQ hub without ../shared."""
-    if REAL_GRAPH_FILE.exists():
-        graph: ChannelGraph = request.getfixturevalue("real_graph")
-        index = graph.find_node(ACINQ)
-    else:
-        graph = generate_graph()
-        index = graph.find_node("ACINQ (synthetic)")
-    return graph, generate_sandbox_state(graph, index, seed=42)
 
 
 @pytest.fixture
