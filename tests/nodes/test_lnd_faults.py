@@ -1,6 +1,4 @@
-"""Every fault kind of the simulator seen through the LND client: retries, circuit transitions, clear errors,
-and a silently dropped update caught by read-back.
-"""
+"""Every fault kind of the simulator through the LND client: retries, circuit, errors, read-back."""
 
 from __future__ import annotations
 
