@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.api.health import router as health_router
-from app.graph.centrality import CentralityScores, compute_centrality
+from app.graph.centrality import CentralityScores, centrality_for
 from app.graph.model import ChannelGraph
 from app.graph.source import resolve_graph
 from app.runtime import GraphState
@@ -25,13 +25,7 @@ log = logging.getLogger(__name__)
 def load_graph_and_centrality(settings: Settings) -> tuple[ChannelGraph, CentralityScores]:
     """Load the configured graph and compute its centrality (runs in a worker process)."""
     graph = resolve_graph(settings.graph_file, settings.synthetic_graph_seed)
-    centrality = compute_centrality(
-        graph,
-        betweenness_samples=settings.centrality_samples,
-        closeness_samples=settings.closeness_samples,
-        seed=settings.centrality_seed,
-        threads=settings.worker_threads,
-    )
+    centrality = centrality_for(graph, settings)
     return graph, centrality
 
 

@@ -18,7 +18,7 @@ import networkx as nx
 
 from app.engine.cycle import run_cycle
 from app.engine.profile import load_profiles
-from app.graph.centrality import compute_centrality
+from app.graph.centrality import centrality_for
 from app.graph.source import resolve_graph
 from app.sandbox.state import generate_sandbox_state
 from app.settings import get_settings
@@ -65,13 +65,7 @@ def main() -> int:
     centrality, ours = timed(
         f"centrality, ours (betweenness k={settings.centrality_samples}, harmonic, degree, PageRank)",
         args.repeat,
-        lambda: compute_centrality(
-            graph,
-            betweenness_samples=settings.centrality_samples,
-            closeness_samples=settings.closeness_samples,
-            seed=settings.centrality_seed,
-            threads=settings.worker_threads,
-        ),
+        lambda: centrality_for(graph, settings),
     )
     low, high = graph.simple_edges()
     reference = nx.Graph()

@@ -6,6 +6,11 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+from app.graph.model import ChannelGraph
+from app.graph.source import resolve_graph
+from app.settings import Settings
 
 
 @contextmanager
@@ -19,6 +24,17 @@ def step(label: str) -> Iterator[None]:
         print(" failed", file=sys.stderr, flush=True)
         raise
     print(f" {time.perf_counter() - started:.2f} s", file=sys.stderr, flush=True)
+
+
+def load_graph_for_cli(explicit: Path | None, settings: Settings) -> ChannelGraph:
+    """The graph named on the command line (must exist) or the configured one (synthetic when absent)."""
+    with step("loading channel graph"):
+        graph = resolve_graph(
+            explicit or settings.graph_file, settings.synthetic_graph_seed, allow_synthetic=explicit is None
+        )
+    if graph.synthetic:
+        note(f"note: {graph.notes[0]}")
+    return graph
 
 
 def note(message: str) -> None:

@@ -7,8 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from app.cli.progress import note, step
-from app.graph.source import resolve_graph
+from app.cli.progress import load_graph_for_cli, note, step
 from app.sandbox.lnd.app import LndSimulator
 from app.sandbox.lnd.auth import Macaroons
 from app.sandbox.lnd.clock import SimulatedClock
@@ -50,14 +49,7 @@ def add_parser(commands: Any) -> None:
 def run_lnd(args: argparse.Namespace) -> int:
     """Build the simulated node, write its credentials, print where they are and serve."""
     settings = get_settings()
-    with step("loading channel graph"):
-        graph = resolve_graph(
-            args.graph or settings.graph_file,
-            settings.synthetic_graph_seed,
-            allow_synthetic=args.graph is None,
-        )
-    if graph.synthetic:
-        note(f"note: {graph.notes[0]}")
+    graph = load_graph_for_cli(args.graph, settings)
     index = graph.find_node(args.node)
     seed = settings.sandbox_seed if args.seed is None else args.seed
     with step(f"simulating {graph.aliases[index] or graph.pubkeys[index]} (seed {seed})"):

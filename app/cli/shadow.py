@@ -8,12 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.cli.progress import note, step
+from app.cli.progress import load_graph_for_cli, note, step
 from app.cli.render import render_json, render_table
 from app.engine.cycle import run_cycle
 from app.engine.profile import load_profiles
-from app.graph.centrality import compute_centrality
-from app.graph.source import resolve_graph
+from app.graph.centrality import centrality_for
 from app.sandbox.state import generate_sandbox_state
 from app.settings import get_settings
 
@@ -38,24 +37,11 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     started = time.perf_counter()
     profile = load_profiles(settings.thresholds_file).get(args.profile or settings.profile)
-    with step("loading channel graph"):
-        graph = resolve_graph(
-            args.graph or settings.graph_file,
-            settings.synthetic_graph_seed,
-            allow_synthetic=args.graph is None,
-        )
-    if graph.synthetic:
-        note(f"note: {graph.notes[0]}")
+    graph = load_graph_for_cli(args.graph, settings)
     note(f"graph {graph.source}: {graph.node_count} nodes, {graph.edge_count} channels")
     node = graph.find_node(args.node)
     with step("computing centrality"):
-        centrality = compute_centrality(
-            graph,
-            betweenness_samples=settings.centrality_samples,
-            closeness_samples=settings.closeness_samples,
-            seed=settings.centrality_seed,
-            threads=settings.worker_threads,
-        )
+        centrality = centrality_for(graph, settings)
     seed = settings.sandbox_seed if args.seed is None else args.seed
     with step(f"simulating sandbox state for {graph.aliases[node] or graph.pubkeys[node]} (seed {seed})"):
         state = generate_sandbox_state(graph, node, seed=seed)

@@ -23,6 +23,7 @@ from scipy.sparse import csgraph
 
 from app.graph.model import ChannelGraph
 from app.observability.metrics import CENTRALITY_SECONDS
+from app.settings import Settings
 
 FloatArray = npt.NDArray[np.float64]
 METRICS = ("betweenness", "harmonic", "degree", "pagerank")
@@ -120,6 +121,17 @@ def compute_centrality(
         closeness_samples=0 if mode is CentralityMode.EXACT else closeness_samples,
         seed=seed,
         seconds=seconds,
+    )
+
+
+def centrality_for(graph: ChannelGraph, settings: Settings) -> CentralityScores:
+    """Sampled centrality with the configured pivots, seed and threads."""
+    return compute_centrality(
+        graph,
+        betweenness_samples=settings.centrality_samples,
+        closeness_samples=settings.closeness_samples,
+        seed=settings.centrality_seed,
+        threads=settings.worker_threads,
     )
 
 

@@ -12,6 +12,7 @@ from app.domain.node import NodeInfo
 from app.domain.policy import ChannelPolicy
 from app.domain.updates import PolicyUpdateResult
 from app.graph.model import ChannelGraph
+from app.nodes.transport import NodeTransport
 from app.resilience.circuit import CircuitState
 
 
@@ -48,16 +49,28 @@ class NodeClient(ABC):
     async def update_channel_policy(self, channel: Channel, policy: ChannelPolicy) -> PolicyUpdateResult:
         """Send one channel's complete policy once (never retried blindly); the result is what the node said."""
 
+    def __init__(self, name: str, http: NodeTransport) -> None:
+        self.name = name
+        self._http = http
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"  # never a credential
+
     @property
-    @abstractmethod
+    def transport(self) -> NodeTransport:
+        """The node's transport (breaker, settings) for diagnostics."""
+        return self._http
+
+    @property
     def circuit_state(self) -> CircuitState:
         """State of this node's circuit breaker, for metrics and readiness."""
+        return self._http.breaker.state
 
     @property
-    @abstractmethod
     def requests_made(self) -> int:
         """HTTP requests sent so far (for benchmarks and diagnostics)."""
+        return self._http.requests_made
 
-    @abstractmethod
     async def aclose(self) -> None:
         """Release connections."""
+        await self._http.aclose()

@@ -32,7 +32,6 @@ from app.graph.model import ChannelGraph
 from app.nodes.base import NodeClient
 from app.nodes.lnd_errors import retry_after_seconds
 from app.nodes.transport import NodeTransport, TransportSettings
-from app.resilience.circuit import CircuitState
 
 LNBITS_CAPABILITIES = NodeCapabilities(
     forwarding_history=False, inbound_fees=False, htlc_limits=False, time_lock=False
@@ -97,9 +96,8 @@ class LnbitsClient(NodeClient):
         settings: TransportSettings | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.name = name
         self._wallet_key = wallet_api_key
-        self._http = NodeTransport(
+        http = NodeTransport(
             name,
             url,
             headers={"Authorization": f"Bearer {admin_token}"},
@@ -107,20 +105,8 @@ class LnbitsClient(NodeClient):
             settings=settings,
             transport=transport,
         )
+        super().__init__(name, http)
         self._ids: dict[str, str] = {}  # our chan_id -> LNbits channel id used in its URLs
-
-    def __repr__(self) -> str:
-        return f"LnbitsClient(name={self.name!r})"  # never the token
-
-    @property
-    def circuit_state(self) -> CircuitState:
-        """The node's circuit breaker state."""
-        return self._http.breaker.state
-
-    @property
-    def requests_made(self) -> int:
-        """HTTP requests sent so far."""
-        return self._http.requests_made
 
     async def get_info(self) -> NodeInfo:
         """`GET /node/api/v1/info`."""
@@ -211,7 +197,3 @@ class LnbitsClient(NodeClient):
 
     def _lnbits_id(self, channel: Channel) -> str:
         return self._ids.get(channel.chan_id, channel.chan_id)
-
-    async def aclose(self) -> None:
-        """Close the HTTP connection pool."""
-        await self._http.aclose()

@@ -22,7 +22,6 @@ from app.nodes import lnd_encoding as enc
 from app.nodes.base import NodeClient
 from app.nodes.lnd_errors import lnd_error
 from app.nodes.transport import NodeTransport, TransportSettings, tls_verification
-from app.resilience.circuit import CircuitState
 
 MAX_EVENTS_PER_CALL = 50_000  # LND's cap for one ForwardingHistory call
 
@@ -43,10 +42,9 @@ class LndRestClient(NodeClient):
         transport: httpx.AsyncBaseTransport | None = None,
         page_size: int = MAX_EVENTS_PER_CALL,
     ) -> None:
-        self.name = name
         self.page_size = min(page_size, MAX_EVENTS_PER_CALL)
         self._pubkey: str | None = None
-        self._http = NodeTransport(
+        http = NodeTransport(
             name,
             url,
             headers={"Grpc-Metadata-macaroon": macaroon.hex()},
@@ -55,24 +53,7 @@ class LndRestClient(NodeClient):
             verify=tls_verification(tls_cert_pem),
             transport=transport,
         )
-
-    def __repr__(self) -> str:
-        return f"LndRestClient(name={self.name!r})"  # never the macaroon
-
-    @property
-    def circuit_state(self) -> CircuitState:
-        """The node's circuit breaker state."""
-        return self._http.breaker.state
-
-    @property
-    def requests_made(self) -> int:
-        """HTTP requests sent so far."""
-        return self._http.requests_made
-
-    @property
-    def transport(self) -> NodeTransport:
-        """The underlying transport (breaker, settings) for diagnostics."""
-        return self._http
+        super().__init__(name, http)
 
     async def get_info(self) -> NodeInfo:
         """`GET /v1/getinfo`."""
@@ -178,7 +159,3 @@ class LndRestClient(NodeClient):
                     failure_reason=str(failure.get("reason", "")),
                 )
         return PolicyUpdateResult(chan_id=channel.chan_id, outcome=UpdateOutcome.ACCEPTED)
-
-    async def aclose(self) -> None:
-        """Close the HTTP connection pool."""
-        await self._http.aclose()
