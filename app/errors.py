@@ -108,3 +108,37 @@ class UpstreamUnavailableError(UpstreamError):
     """The node cannot serve us now: its circuit is open, or its API is disabled (LNbits 501)."""
 
     code = "upstream_unavailable"
+
+
+class StorageUnavailableError(DomainError):
+    """The database cannot be reached: reads fall back to the cache, writes are refused (503)."""
+
+    code = "storage_unavailable"
+
+
+class ConflictError(DomainError):
+    """The request conflicts with the current state (duplicate name, lease held, stale version)."""
+
+    code = "conflict"
+
+
+class AuthenticationError(DomainError):
+    """Missing, malformed, unknown or revoked API key (401)."""
+
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(DomainError):
+    """The API key's role does not allow this operation (403)."""
+
+    code = "forbidden"
+
+
+class RateLimitedError(DomainError):
+    """Too many requests for this API key (429 with Retry-After)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: float, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details)
+        self.retry_after_s = retry_after_s
