@@ -51,6 +51,9 @@ class Channel(DomainModel):
     total_received_sat: Sat = 0
     local_policy: ChannelPolicy
     remote_policy: ChannelPolicy | None = None
+    # When our policy last changed (gossip `last_update`), or None when the node does not say: the
+    # validator needs it to prove a cooldown has passed.
+    policy_updated_s: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _balances_fit_capacity(self) -> Channel:

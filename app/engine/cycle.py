@@ -131,9 +131,10 @@ def _validate(
         channel.chan_id: ValidationContext.for_channel(
             channel,
             now_s=now,
-            last_change_s=max(changes[channel.chan_id]) if changes.get(channel.chan_id) else None,
+            last_change_s=_last_change(channel, changes),
             node_updates_last_24h=updates_last_24h,
-            change_history_known=changes_by_channel is not None,
+            # Either source proves the cooldown: our own history, or the node's own gossip timestamp.
+            change_history_known=changes_by_channel is not None or channel.policy_updated_s is not None,
             supports_inbound_fees=capabilities.inbound_fees,
             supports_htlc_limits=capabilities.htlc_limits,
             supports_time_lock=capabilities.time_lock,
@@ -141,6 +142,15 @@ def _validate(
         for channel in snapshot.channels
     }
     return PolicyValidator(profile.limits).validate_batch(decisions, contexts, updates_last_24h)
+
+
+def _last_change(channel: Channel, changes: dict[str, list[int]]) -> int | None:
+    """The latest known policy change of a channel, from history or from the node's gossip timestamp."""
+    moments = [
+        *changes.get(channel.chan_id, []),
+        *([channel.policy_updated_s] if channel.policy_updated_s else []),
+    ]
+    return max(moments) if moments else None
 
 
 def _alias(graph: ChannelGraph, pubkey: str) -> str:

@@ -23,6 +23,7 @@ POLICY_FIELDS = (
     ("max_htlc_msat", "max_htlc_msat"),
     ("inbound_fee_base_msat", "inbound_base_fee_msat"),
     ("inbound_fee_rate_milli_msat", "inbound_fee_rate_ppm"),
+    ("last_update", "last_update"),
 )
 INT64_MAX = 2**63 - 1  # the columns are int64; a larger value is refused, never wrapped
 

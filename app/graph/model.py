@@ -28,6 +28,12 @@ class PolicyColumns:
     max_htlc_msat: IntArray
     inbound_base_fee_msat: IntArray
     inbound_fee_rate_ppm: IntArray
+    last_update: IntArray  # unix seconds of the channel_update; 0 when unknown (the snapshot has none)
+
+    def updated_at(self, edge: int) -> int | None:
+        """When this policy was last announced, or None when unknown."""
+        value = int(self.last_update[edge])
+        return value or None
 
     def policy(self, edge: int) -> ChannelPolicy | None:
         """The policy of one edge as a domain model, or None when never announced."""

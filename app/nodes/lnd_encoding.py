@@ -50,13 +50,14 @@ def routing_policy(data: dict[str, Any], where: str) -> ChannelPolicy:
     )
 
 
-def own_policy(edge: dict[str, Any], our_pubkey: str) -> ChannelPolicy | None:
-    """Our side of an lnrpcChannelEdge, or None when we never announced one."""
+def own_policy(edge: dict[str, Any], our_pubkey: str) -> tuple[ChannelPolicy, int | None] | None:
+    """Our side of an lnrpcChannelEdge and its last_update (None when 0), or None when never announced."""
     side = "node1_policy" if edge.get("node1_pub") == our_pubkey else "node2_policy"
     policy = edge.get(side)
     if not isinstance(policy, dict):
         return None
-    return routing_policy(policy, f"graph edge {edge.get('channel_id')} {side}")
+    where = f"graph edge {edge.get('channel_id')} {side}"
+    return routing_policy(policy, where), as_int(policy, "last_update", where, 0) or None
 
 
 def with_fee_report(policy: ChannelPolicy, fees: dict[str, Any] | None, where: str) -> ChannelPolicy:

@@ -80,24 +80,26 @@ class LndRestClient(NodeClient):
         channels = []
         for data in raw_channels.get("channels", []):
             chan_id = str(data.get("chan_id"))
-            policy = None
+            policy, updated_s = None, None
             if graph is not None and node is not None and chan_id in edge_index:
-                policy = graph.policy_of(edge_index[chan_id], node)
+                edge = edge_index[chan_id]
+                policy = graph.policy_of(edge, node)
+                updated_s = graph.announced_by(edge, node).updated_at(edge)
             if policy is None:
-                policy = await self._edge_policy(chan_id, pubkey)
-            channels.append(
-                enc.channel(data, enc.with_fee_report(policy, fees.get(chan_id), f"fees {chan_id}"))
-            )
+                policy, updated_s = await self._edge_policy(chan_id, pubkey)
+            merged = enc.with_fee_report(policy, fees.get(chan_id), f"fees {chan_id}")
+            channels.append(enc.channel(data, merged).model_copy(update={"policy_updated_s": updated_s}))
         return channels
 
-    async def _edge_policy(self, chan_id: str, pubkey: str) -> ChannelPolicy:
+    async def _edge_policy(self, chan_id: str, pubkey: str) -> tuple[ChannelPolicy, int | None]:
+        """Our policy on one channel and when it was last announced."""
         edge = await self._http.request("GET", f"/v1/graph/edge/{chan_id}")
-        policy = enc.own_policy(edge, pubkey)
-        if policy is None:
+        found = enc.own_policy(edge, pubkey)
+        if found is None:
             raise UpstreamNotFoundError(
                 f"LND {self.name} has no policy of ours for channel {chan_id}", {"chan_id": chan_id}
             )
-        return policy
+        return found
 
     async def forwarding_history(self, start_s: int, end_s: int) -> list[ForwardingEvent]:
         """`POST /v1/switch`, paged with index_offset until a short page says the history is exhausted."""
@@ -126,7 +128,8 @@ class LndRestClient(NodeClient):
 
     async def get_channel_policy(self, channel: Channel) -> ChannelPolicy:
         """Our side of `GET /v1/graph/edge/{chan_id}`, which LND updates as soon as a policy is set."""
-        return await self._edge_policy(channel.chan_id, await self.our_pubkey())
+        policy, _ = await self._edge_policy(channel.chan_id, await self.our_pubkey())
+        return policy
 
     async def update_channel_policy(self, channel: Channel, policy: ChannelPolicy) -> PolicyUpdateResult:
         """`POST /v1/chanpolicy` for one channel, sent once; per-channel failures come from failed_updates."""

@@ -16,7 +16,6 @@ import hmac
 import json
 import logging
 import os
-import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +24,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from pydantic import SecretStr
 
 from app.errors import ConfigError
+from app.security.private_files import read_private_file, write_private_file
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -38,8 +38,6 @@ MIN_SCRYPT_N, MAX_SCRYPT_N = 2**15, 2**20
 MIN_PASSPHRASE_CHARS = 12
 SALT_FILE_NAME = "master-key.salt"
 KEY_ID_LABEL = b"mcp-key-id"
-# Group and other bits, owner-execute and setuid/setgid/sticky: a key file must be 0600 or stricter (0400).
-LOOSE_MODE_BITS = 0o7177
 GENERATE_HINT = "python -m app vault genkey --out PATH"
 
 
@@ -122,7 +120,7 @@ def load_master_key(settings: Settings) -> MasterKey:
 def read_key_file(path: Path) -> MasterKey:
     """A key from a regular file with mode 0600 or stricter holding base64 of 32 bytes or the 32 raw bytes."""
     path = path.expanduser()
-    raw = _read_private_file(path, what="master key file")
+    raw = read_private_file(path, what="master key file")
     if len(raw) == KEY_BYTES:
         return MasterKey(raw)
     try:
@@ -136,19 +134,13 @@ def read_key_file(path: Path) -> MasterKey:
 
 def generate_key_file(path: Path) -> MasterKey:
     """Write a fresh random key as base64 to a new file created with mode 0600; never overwrites."""
-    path = path.expanduser()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = MasterKey.generate()
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+        write_private_file(path.expanduser(), base64.b64encode(key._material) + b"\n")
+    except ConfigError:
         raise ConfigError(f"{path} already exists; refusing to overwrite a key file") from None
     except OSError as exc:
         raise ConfigError(f"cannot create key file {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(base64.b64encode(key._material) + b"\n")
-        handle.flush()
-        os.fsync(handle.fileno())
     return key
 
 
@@ -165,7 +157,7 @@ def load_or_create_salt(salt_file: Path) -> tuple[bytes, int, int, int]:
     """(salt, n, r, p) from the salt file, creating it with a random salt and the default parameters if absent."""
     if not salt_file.exists():
         _create_salt_file(salt_file)
-    raw = _read_private_file(salt_file, what="master key salt file")
+    raw = read_private_file(salt_file, what="master key salt file")
     try:
         document = json.loads(raw)
         salt = base64.b64decode(document["salt"], validate=True)
@@ -205,33 +197,6 @@ def _create_salt_file(salt_file: Path) -> None:
             os.link(temporary, salt_file)
     finally:
         temporary.unlink(missing_ok=True)
-
-
-def _read_private_file(path: Path, what: str) -> bytes:
-    """Bytes of a regular file whose mode is 0600 or stricter; checked on the opened descriptor (no race)."""
-    try:
-        # O_NONBLOCK: opening a FIFO planted at the path must not hang start-up.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise ConfigError(f"{what} {path} does not exist") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot open {what} {path}: {exc.strerror}") from None
-    try:
-        status = os.fstat(fd)
-        if not stat.S_ISREG(status.st_mode):
-            raise ConfigError(f"{what} {path} is not a regular file")
-        mode = stat.S_IMODE(status.st_mode)
-        if mode & LOOSE_MODE_BITS:
-            raise ConfigError(
-                f"{what} {path} has mode {mode:04o}; it must be readable by its owner only. "
-                f"Run: chmod 600 {path}"
-            )
-        chunks = []
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 def _decode_key_text(text: str, source: str) -> MasterKey:
