@@ -19,8 +19,16 @@ $(STAMP): requirements-production.txt requirements-dev.txt pyproject.toml
 
 install: $(STAMP)
 
+DATA ?= data
+
+# Embedded defaults: MongoDB-wire server under $(DATA)/mongo, in-process cache, keys generated once (0600).
 run: install
-	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT)
+	@mkdir -p $(DATA) && chmod 700 $(DATA)
+	@test -f $(DATA)/master.key || $(BIN)/python -m app vault genkey --out $(DATA)/master.key
+	@$(BIN)/python -m app admin-key --out $(DATA)/admin.key
+	@echo "==> API on http://$(HOST):$(PORT)  (admin key: $(DATA)/admin.key)"
+	MCP_MASTER_KEY_FILE=$(DATA)/master.key MCP_ADMIN_API_KEY_FILE=$(DATA)/admin.key MCP_DATA_DIR=$(DATA) \
+		$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check app scripts tests

@@ -8,16 +8,31 @@ import logging
 import multiprocessing
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.api.errors import register_error_handlers
 from app.api.health import router as health_router
+from app.api.ratelimit import KeyRateLimiter
+from app.api.request_id import RequestIdMiddleware
+from app.api.routes.accounts import router as accounts_router
+from app.api.routes.cycles import router as cycles_router
+from app.api.routes.nodes import router as nodes_router
+from app.cache.facade import Cache
+from app.engine.profile import load_profiles
 from app.graph.centrality import CentralityScores, centrality_for
 from app.graph.model import ChannelGraph
 from app.graph.source import resolve_graph
 from app.runtime import GraphState
+from app.security.private_files import read_private_file
+from app.security.vault import Vault, load_keyring
+from app.services.accounts import AccountService
+from app.services.clients import NodeClientRegistry
+from app.services.graphs import GraphCache
+from app.services.runtime import ServiceRuntime
 from app.settings import Settings, get_settings
+from app.storage.database import Storage, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +40,12 @@ log = logging.getLogger(__name__)
 def load_graph_and_centrality(settings: Settings) -> tuple[ChannelGraph, CentralityScores]:
     """Load the configured graph and compute its centrality (runs in a worker process)."""
     graph = resolve_graph(settings.graph_file, settings.synthetic_graph_seed)
-    centrality = centrality_for(graph, settings)
-    return graph, centrality
+    return graph, centrality_for(graph, settings)
 
 
-async def load_graph_state(settings: Settings, state: GraphState, executor: Executor) -> None:
+async def load_graph_state(
+    settings: Settings, state: GraphState, executor: Executor, graphs: GraphCache
+) -> None:
     """Fill `state` from a worker process, so JSON parsing and graph maths never hold the loop's GIL."""
     try:
         loop = asyncio.get_running_loop()
@@ -37,10 +53,53 @@ async def load_graph_state(settings: Settings, state: GraphState, executor: Exec
         if graph.synthetic:
             log.warning("%s", graph.notes[0])
         state.graph, state.centrality = graph, centrality
+        graphs.put("default", graph, centrality)
         log.info("graph ready: %d nodes, %d channels", graph.node_count, graph.edge_count)
     except Exception as exc:  # recorded for /ready; the process stays up to report it
         state.error = f"{type(exc).__name__}: {exc}"
         log.exception("loading the channel graph failed")
+
+
+def admin_key(settings: Settings) -> str | None:
+    """The bootstrap platform-admin key from MCP_ADMIN_API_KEY or a 0600 key file."""
+    if settings.admin_api_key is not None:
+        return settings.admin_api_key.get_secret_value().strip() or None
+    if settings.admin_api_key_file is not None:
+        return read_private_file(settings.admin_api_key_file, "admin API key file").decode().strip() or None
+    return None
+
+
+async def watch_health(runtime: ServiceRuntime) -> None:
+    """Refresh the degraded mode every few seconds, so /ready and metrics follow outages and recoveries."""
+    while True:
+        await runtime.refresh_health()
+        await asyncio.sleep(runtime.settings.health_interval_s)
+
+
+async def build_runtime(
+    settings: Settings, stack: AsyncExitStack, executor: Executor, state: GraphState
+) -> ServiceRuntime:
+    """Storage, cache, vault and the shared services; every resource is closed by `stack`."""
+    storage: Storage = await open_storage(settings)
+    stack.push_async_callback(storage.close)
+    cache = Cache.from_settings(settings)
+    await cache.start()
+    stack.push_async_callback(cache.close)
+    vault = Vault(load_keyring(settings), storage.audit_sink)
+    clients = NodeClientRegistry(storage, vault)
+    stack.push_async_callback(clients.close)
+    return ServiceRuntime(
+        settings=settings,
+        storage=storage,
+        cache=cache,
+        vault=vault,
+        profiles=load_profiles(settings.thresholds_file),
+        default_graph=state,
+        graphs=GraphCache(settings, executor),
+        clients=clients,
+        limiter=KeyRateLimiter(settings.rate_limit_per_second),
+        executor=executor,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -52,18 +111,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = GraphState()
         app.state.settings = settings
         app.state.graph_state = state
-        # "spawn": forking a process that already runs threads (uvicorn, NetworKit) is unsafe.
-        executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        app.state.graph_executor = executor
-        loader = asyncio.create_task(load_graph_state(settings, state, executor), name="graph-loader")
-        try:
-            yield
-        finally:
-            loader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loader
-            executor.shutdown(wait=False, cancel_futures=True)
+        async with AsyncExitStack() as stack:
+            # "spawn": forking a process that already runs threads (uvicorn, NetworKit) is unsafe.
+            executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            stack.callback(executor.shutdown, wait=False, cancel_futures=True)
+            runtime = await build_runtime(settings, stack, executor, state)
+            app.state.runtime = runtime
+            app.state.accounts = AccountService(runtime.storage, admin_key(settings))
+            tasks = [
+                asyncio.create_task(
+                    load_graph_state(settings, state, executor, runtime.graphs), name="graph-loader"
+                ),
+                asyncio.create_task(watch_health(runtime), name="health-watch"),
+            ]
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
-    app = FastAPI(title="Lightning fee control plane", version="0.1.0", lifespan=lifespan)
-    app.include_router(health_router)
+    app = FastAPI(title="Lightning fee control plane", version="0.2.0", lifespan=lifespan)
+    app.add_middleware(RequestIdMiddleware)
+    register_error_handlers(app)
+    for router in (health_router, accounts_router, nodes_router, cycles_router):
+        app.include_router(router)
     return app

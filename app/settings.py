@@ -57,6 +57,28 @@ class Settings(BaseSettings):
         default=None, description="a second key used only to decrypt (the old or next key around a rotation)"
     )
     data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="local state: key salt, secret store")
+    admin_api_key: SecretStr | None = Field(default=None, description="bootstrap platform-admin API key")
+    admin_api_key_file: Path | None = Field(default=None, description="file holding it (mode 0600)")
+    rate_limit_per_second: int = Field(
+        default=20, ge=1, le=10_000, description="requests per API key per second"
+    )
+    health_interval_s: float = Field(default=2.0, gt=0, description="how often storage health is checked")
+    # Storage (app/storage/): unset URL means an embedded nx-27017 under data_dir. The URL may hold a password.
+    mongodb_url: SecretStr | None = Field(
+        default=None, description="mongodb:// URL of an external MongoDB; never logged"
+    )
+    mongodb_database: str = Field(default="mcp", min_length=1, description="database name")
+    mongodb_timeout_ms: int = Field(
+        default=3000,
+        ge=100,
+        le=60_000,
+        description="server selection and connect timeout, so outages show fast",
+    )
+    # Cache (app/cache/): unset means the in-process TTL cache only. The URL may hold a password: never log it.
+    redis_url: SecretStr | None = Field(default=None, description="redis:// URL of the shared cache")
+    cache_probe_interval_s: float = Field(
+        default=5.0, gt=0, description="how often the cache pings Redis to notice an outage or its end"
+    )
 
 
 @lru_cache(maxsize=1)

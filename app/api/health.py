@@ -1,12 +1,14 @@
-"""Open liveness and readiness probes."""
+"""Open probes and metrics: liveness, readiness with the degraded mode, Prometheus exposition."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from app.resilience.modes import ServiceMode
 from app.runtime import GraphState
 
 router = APIRouter(tags=["health"])
@@ -20,18 +22,29 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", response_model=None)
 async def ready(request: Request) -> dict[str, Any] | JSONResponse:
-    """Ready once the channel graph and its centrality are loaded; 503 with the reason otherwise."""
+    """Ready when the graph is loaded and storage answers; the body names the current degraded mode."""
     state: GraphState = request.app.state.graph_state
+    runtime = getattr(request.app.state, "runtime", None)
+    mode = runtime.mode() if runtime is not None else ServiceMode.FULL
+    body: dict[str, Any] = {"mode": mode.value}
+    if runtime is not None:
+        body["cache"] = runtime.cache.stats().mode.value
+        body["nodes"] = {node: state.value for node, state in runtime.clients.circuit_states().items()}
     if state.ready and state.graph is not None and state.centrality is not None:
-        return {
-            "status": "ready",
-            "graph": {
-                "source": state.graph.source,
-                "synthetic": state.graph.synthetic,
-                "nodes": state.graph.node_count,
-                "channels": state.graph.edge_count,
-                "centrality_seconds": round(state.centrality.seconds, 3),
-            },
+        body["graph"] = {
+            "source": state.graph.source,
+            "synthetic": state.graph.synthetic,
+            "nodes": state.graph.node_count,
+            "channels": state.graph.edge_count,
+            "centrality_seconds": round(state.centrality.seconds, 3),
         }
-    reason = state.error or "loading the channel graph and its centrality"
-    return JSONResponse(status_code=503, content={"status": "not_ready", "reason": reason})
+    if not state.ready or mode is ServiceMode.READ_ONLY:
+        reason = state.error or ("loading the channel graph" if not state.ready else "storage is unavailable")
+        return JSONResponse(status_code=503, content={"status": "not_ready", "reason": reason, **body})
+    return {"status": "ready", **body}
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    """Prometheus text exposition of the default registry."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

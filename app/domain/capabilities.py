@@ -9,6 +9,7 @@ class NodeCapabilities(DomainModel):
     """Capability flags, so callers ask instead of assuming (LNbits lacks most of these)."""
 
     forwarding_history: bool = True
+    channel_graph: bool = True
     inbound_fees: bool = True
     htlc_limits: bool = True
     time_lock: bool = True

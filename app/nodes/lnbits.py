@@ -34,7 +34,7 @@ from app.nodes.lnd_errors import retry_after_seconds
 from app.nodes.transport import NodeTransport, TransportSettings
 
 LNBITS_CAPABILITIES = NodeCapabilities(
-    forwarding_history=False, inbound_fees=False, htlc_limits=False, time_lock=False
+    forwarding_history=False, channel_graph=False, inbound_fees=False, htlc_limits=False, time_lock=False
 )
 NODE_API = "/node/api/v1"
 OPEN_STATES = ("active", "inactive")

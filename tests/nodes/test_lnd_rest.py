@@ -70,7 +70,7 @@ async def test_sync_reads_info_channels_with_complete_policies_and_graph(sim, hu
         assert channel.channel_point == expected.channel_point
         # the gossip timestamp of our policy: what proves a cooldown to the validator
         assert channel.policy_updated_s is not None and channel.policy_updated_s <= state.now_s
-    latest = {}
+    latest: dict[str, int] = {}
     for change in state.policy_changes:
         latest[change.chan_id] = max(latest.get(change.chan_id, 0), change.changed_at_s)
     assert all(c.policy_updated_s == latest[c.chan_id] for c in channels if c.chan_id in latest)

@@ -1,0 +1,83 @@
+"""Annotated dependencies: the runtime, the authenticated principal, and tenant-scoped node lookup."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+
+from app.errors import AuthenticationError, StorageUnavailableError
+from app.services.accounts import AccountService, Principal
+from app.services.cycles import CycleService
+from app.services.nodes import NodeService
+from app.services.runtime import ServiceRuntime
+from app.storage.records import ApiKeyRole, NodeRecord
+
+MAX_PAGE = 500
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    """The shared runtime built by the lifespan."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+def get_accounts(request: Request) -> AccountService:
+    """Tenants, keys and authentication."""
+    accounts: AccountService = request.app.state.accounts
+    return accounts
+
+
+Accounts = Annotated[AccountService, Depends(get_accounts)]
+
+
+async def get_principal(request: Request, accounts: Accounts, runtime: Runtime) -> Principal:
+    """The caller behind `Authorization: Bearer <key>`, rate-limited per key."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("missing API key: send Authorization: Bearer <key>")
+    try:
+        principal = await accounts.authenticate(token.strip())
+    except StorageUnavailableError:
+        raise StorageUnavailableError("storage is unavailable, so API keys cannot be checked") from None
+    await runtime.limiter.check(principal.key_id)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def get_node_service(runtime: Runtime) -> NodeService:
+    """Node registration and settings."""
+    return NodeService(runtime)
+
+
+def get_cycle_service(runtime: Runtime) -> CycleService:
+    """Sync, optimize and the reads built on them."""
+    return CycleService(runtime)
+
+
+Nodes = Annotated[NodeService, Depends(get_node_service)]
+Cycles = Annotated[CycleService, Depends(get_cycle_service)]
+NodeId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="page size")]
+Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")]
+
+
+def node_reader(needed: ApiKeyRole) -> object:
+    """A dependency resolving `node_id` inside the caller's tenant after checking the role."""
+
+    async def resolve(node_id: NodeId, principal: CurrentPrincipal, nodes: Nodes) -> NodeRecord:
+        tenant_id = principal.require(needed)
+        return await nodes.get(tenant_id, node_id)
+
+    return Depends(resolve)
+
+
+ViewedNode = Annotated[NodeRecord, node_reader(ApiKeyRole.VIEWER)]
+OperatedNode = Annotated[NodeRecord, node_reader(ApiKeyRole.OPERATOR)]
+AdministeredNode = Annotated[NodeRecord, node_reader(ApiKeyRole.ADMIN)]

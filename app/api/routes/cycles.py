@@ -1,0 +1,84 @@
+"""Sync, optimize, channels, scores, decisions and the shadow report of a node."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Path, Query
+
+from app.api.deps import CurrentPrincipal, Cursor, Cycles, Limit, OperatedNode, ViewedNode
+from app.api.schemas import OptimizeIn, PageOut
+from app.domain.decision import DecisionKind
+from app.storage.records import ApiKeyRole, DecisionRecord, DecisionStatus
+from app.storage.shadow_report import ShadowReport
+
+router = APIRouter(prefix="/api/v1", tags=["cycles"])
+ChanId = Path(pattern=r"^[0-9]{1,20}$", description="uint64 short channel id")
+DecisionId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+@router.post("/nodes/{node_id}/sync")
+async def sync_node(node: OperatedNode, principal: CurrentPrincipal, cycles: Cycles) -> dict[str, Any]:
+    """Read the node now, score its channels and keep the snapshot."""
+    return await cycles.sync(node, actor=principal.key_id)
+
+
+@router.get("/nodes/{node_id}/channels")
+async def list_channels(
+    node: ViewedNode, cycles: Cycles, limit: Limit = 100, cursor: Cursor = None
+) -> dict[str, Any]:
+    """Channels with their current policy and latest score."""
+    return await cycles.channels(node, limit, cursor)
+
+
+@router.get("/nodes/{node_id}/channels/{chan_id}/score")
+async def channel_score(node: ViewedNode, cycles: Cycles, chan_id: str = ChanId) -> dict[str, Any]:
+    """The full breakdown of one channel's score, with each heuristic's facts."""
+    return await cycles.score(node, chan_id)
+
+
+@router.post("/nodes/{node_id}/optimize")
+async def optimize_node(
+    node: OperatedNode, principal: CurrentPrincipal, cycles: Cycles, body: OptimizeIn | None = None
+) -> dict[str, Any]:
+    """Run a cycle and store its decisions; only `shadow` is accepted in this release."""
+    mode = (body or OptimizeIn()).mode
+    return await cycles.optimize(node, mode, actor=principal.key_id)
+
+
+@router.get("/nodes/{node_id}/decisions")
+async def list_decisions(
+    node: ViewedNode,
+    cycles: Cycles,
+    status: DecisionStatus | None = None,
+    kind: DecisionKind | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> PageOut[DecisionRecord]:
+    """The node's decisions, newest first."""
+    page = await cycles.decisions(node, status, kind, limit, cursor)
+    return PageOut(items=page.items, next_cursor=page.next_cursor)
+
+
+@router.post("/decisions/{decision_id}/approve")
+async def approve(
+    principal: CurrentPrincipal, cycles: Cycles, decision_id: str = DecisionId
+) -> DecisionRecord:
+    """Approve a decision that waits for an operator."""
+    tenant_id = principal.require(ApiKeyRole.OPERATOR)
+    return await cycles.review(tenant_id, decision_id, approve=True, actor=principal.key_id)
+
+
+@router.post("/decisions/{decision_id}/reject")
+async def reject(
+    principal: CurrentPrincipal, cycles: Cycles, decision_id: str = DecisionId
+) -> DecisionRecord:
+    """Reject a pending or approved decision."""
+    tenant_id = principal.require(ApiKeyRole.OPERATOR)
+    return await cycles.review(tenant_id, decision_id, approve=False, actor=principal.key_id)
+
+
+@router.get("/nodes/{node_id}/shadow/report")
+async def shadow_report(node: ViewedNode, cycles: Cycles, days: int = Query(14, ge=1, le=90)) -> ShadowReport:
+    """What shadow mode would have changed, per day and per channel."""
+    return await cycles.shadow_report(node, days)

@@ -1,0 +1,60 @@
+"""Nodes: register, list, read, delete, settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Response, status
+
+from app.api.deps import AdministeredNode, CurrentPrincipal, Cursor, Limit, Nodes, OperatedNode, ViewedNode
+from app.api.schemas import NodeOut, PageOut, RegisteredNodeOut
+from app.services.node_settings import NodeSettings
+from app.services.nodes import NodeRegistration
+from app.storage.records import ApiKeyRole
+
+router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def register_node(
+    body: NodeRegistration, principal: CurrentPrincipal, nodes: Nodes
+) -> RegisteredNodeOut:
+    """Register a node; its credential goes into the vault and is never returned."""
+    tenant_id = principal.require(ApiKeyRole.ADMIN)
+    node, warnings = await nodes.register(tenant_id, body)
+    return RegisteredNodeOut(node=NodeOut.of(node), warnings=warnings)
+
+
+@router.get("")
+async def list_nodes(
+    principal: CurrentPrincipal, nodes: Nodes, limit: Limit = 50, cursor: Cursor = None
+) -> PageOut[NodeOut]:
+    """The tenant's nodes."""
+    tenant_id = principal.require(ApiKeyRole.VIEWER)
+    page = await nodes.list(tenant_id, limit, cursor)
+    return PageOut(items=[NodeOut.of(n) for n in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{node_id}")
+async def get_node(node: ViewedNode) -> NodeOut:
+    """One node."""
+    return NodeOut.of(node)
+
+
+@router.delete("/{node_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_node(node: AdministeredNode, nodes: Nodes) -> Response:
+    """Remove a node and its credential."""
+    await nodes.delete(node.tenant_id, node.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{node_id}/settings")
+async def get_settings(node: ViewedNode, nodes: Nodes) -> NodeSettings:
+    """Mode, profile, limit overrides, pinned and excluded channels."""
+    return await nodes.settings(node.tenant_id, node.id)
+
+
+@router.put("/{node_id}/settings")
+async def put_settings(node: OperatedNode, nodes: Nodes, body: dict[str, Any] = Body(...)) -> NodeSettings:
+    """Replace the settings; limits are checked with the validator's own bounds."""
+    return await nodes.update_settings(node.tenant_id, node.id, body)

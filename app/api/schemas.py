@@ -1,0 +1,110 @@
+"""Request and response bodies of the REST API (never a credential in a response)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.storage.records import ApiKeyRecord, ApiKeyRole, ExecutionMode, NodeRecord, TenantRecord
+
+T = TypeVar("T")
+
+
+class Strict(BaseModel):
+    """Request bodies refuse unknown fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageOut(BaseModel, Generic[T]):
+    """One page of a list and the cursor of the next (null at the end)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class TenantIn(Strict):
+    """A new tenant."""
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+class TenantOut(BaseModel):
+    """A tenant."""
+
+    id: str
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, record: TenantRecord) -> TenantOut:
+        """From the stored record."""
+        return cls(id=record.id, name=record.name, created_at=record.created_at)
+
+
+class KeyIn(Strict):
+    """A new API key of a tenant."""
+
+    name: str = Field(min_length=1, max_length=200)
+    role: ApiKeyRole
+
+
+class KeyOut(BaseModel):
+    """An API key as listed: never its secret or hash."""
+
+    id: str
+    tenant_id: str
+    name: str
+    role: ApiKeyRole
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, record: ApiKeyRecord) -> KeyOut:
+        """From the stored record."""
+        return cls(
+            id=record.id, tenant_id=record.tenant_id, name=record.name, role=record.role,
+            prefix=record.prefix, created_at=record.created_at, revoked_at=record.revoked_at,
+        )  # fmt: skip
+
+
+class IssuedKeyOut(KeyOut):
+    """A freshly issued key: the secret is shown this once and never again."""
+
+    key: str
+
+
+class NodeOut(BaseModel):
+    """A registered node: where it is, never how to authenticate to it."""
+
+    id: str
+    name: str
+    backend: str
+    url: str
+    tls_cert_pinned: bool
+    created_at: datetime
+    settings: dict[str, Any]
+
+    @classmethod
+    def of(cls, record: NodeRecord) -> NodeOut:
+        """From the stored record."""
+        return cls(
+            id=record.id, name=record.name, backend=record.backend.value, url=record.url,
+            tls_cert_pinned=record.tls_cert_pem is not None, created_at=record.created_at, settings=record.settings,
+        )  # fmt: skip
+
+
+class RegisteredNodeOut(BaseModel):
+    """A node just registered, with warnings about its credential (e.g. an admin macaroon)."""
+
+    node: NodeOut
+    warnings: list[str]
+
+
+class OptimizeIn(Strict):
+    """How to run a cycle."""
+
+    mode: ExecutionMode = ExecutionMode.SHADOW

@@ -1,0 +1,282 @@
+"""The cache the service uses: Redis when configured and reachable, the in-process cache otherwise.
+
+Failover: any Redis error on an operation marks the cache degraded (`CacheMode.CACHE_DEGRADED`,
+gauge `mcp_cache_degraded`), logs once (the exception type only: the URL may hold a password) and
+serves that operation and the following ones from memory, so an outage costs at most one timeout.
+A tracked background task pings Redis every `probe_interval_s`; it also notices an outage while
+the service is idle. When Redis answers again, the hand-back first deletes in Redis every key written
+and every node or tenant invalidated during the outage (see app/cache/outage.py), then clears the
+memory cache and switches back. Without a Redis URL the memory cache is the store and nothing is degraded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from types import TracebackType
+from typing import Any, Final, Self
+
+import orjson
+from pydantic import SecretStr
+from redis.exceptions import RedisError
+
+from app.cache.keys import CacheKey, node_scope, tenant_scope
+from app.cache.memory import MemoryBackend
+from app.cache.outage import DEFAULT_MAX_ENTRIES, OutageLog
+from app.cache.redis_backend import DEFAULT_TIMEOUT_S, RedisBackend
+from app.cache.status import CacheMode, CacheStats
+from app.cache.ttl import TtlClass
+from app.errors import ConfigError
+from app.observability.metrics import CACHE_BACKEND_ERRORS, CACHE_DEGRADED, CACHE_HITS, CACHE_MISSES
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# redis-py wraps most socket failures, but a few surface as OSError or the builtin TimeoutError.
+_REDIS_ERRORS: Final = (RedisError, OSError, TimeoutError)
+# Writes that keep arriving during a hand-back could keep it replaying; give up for this probe after this.
+_MAX_REPLAY_ROUNDS: Final = 5
+
+
+class Cache:
+    """One per application: JSON or bytes values under tenant/node keys with TTL classes."""
+
+    def __init__(
+        self,
+        redis_url: SecretStr | str | None = None,
+        *,
+        probe_interval_s: float = 5.0,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        memory: MemoryBackend | None = None,
+        max_pending_erasures: int = DEFAULT_MAX_ENTRIES,
+    ) -> None:
+        url = redis_url.get_secret_value() if isinstance(redis_url, SecretStr) else redis_url
+        self._redis: RedisBackend | None = None
+        if url:
+            try:
+                self._redis = RedisBackend(url, timeout_s)
+            except ValueError:
+                # `from None`: redis-py's message could quote the URL, and with it a password.
+                raise ConfigError("MCP_REDIS_URL is not a valid redis:// or rediss:// URL") from None
+        self._memory = memory if memory is not None else MemoryBackend()
+        self._probe_interval_s = probe_interval_s
+        self._outage = OutageLog(max_pending_erasures)
+        self._degraded = False
+        self._probe_task: asyncio.Task[None] | None = None
+        # One hand-back at a time: a second one could see the log empty while the first still replays.
+        self._hand_back_lock = asyncio.Lock()
+        self._hits = {"redis": 0, "memory": 0}
+        self._misses = {"redis": 0, "memory": 0}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Cache:
+        """The cache described by MCP_REDIS_URL and MCP_CACHE_PROBE_INTERVAL_S."""
+        return cls(settings.redis_url, probe_interval_s=settings.cache_probe_interval_s)
+
+    async def start(self) -> None:
+        """Check Redis once and start the probe task; needed for the hand-back after an outage."""
+        if self._redis is None or self._probe_task is not None:
+            return
+        CACHE_DEGRADED.set(0)
+        await self.probe()  # a Redis that is down at start-up means degraded from the start
+        self._probe_task = asyncio.create_task(self._probe_loop(), name="cache-redis-probe")
+
+    async def close(self) -> None:
+        """Stop the probe task and release Redis connections and memory."""
+        if self._probe_task is not None:
+            self._probe_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe_task
+            self._probe_task = None
+        if self._redis is not None:
+            CACHE_DEGRADED.set(0)  # a closed cache serves nobody; do not leave the alarm raised
+            with contextlib.suppress(*_REDIS_ERRORS):
+                await self._redis.close()
+        await self._memory.close()
+
+    async def __aenter__(self) -> Self:
+        """Start the cache."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Close the cache."""
+        await self.close()
+
+    @property
+    def degraded(self) -> bool:
+        """True while Redis is configured but unreachable."""
+        return self._degraded
+
+    @property
+    def mode(self) -> CacheMode:
+        """The store serving now, and why."""
+        if self._redis is None:
+            return CacheMode.MEMORY_ONLY
+        return CacheMode.CACHE_DEGRADED if self._degraded else CacheMode.REDIS
+
+    @property
+    def backend_name(self) -> str:
+        """Name of the store serving now: redis or memory."""
+        redis = self._live_redis()
+        return redis.name if redis is not None else self._memory.name
+
+    def stats(self) -> CacheStats:
+        """Mode, hit and miss counts per store, and erasures waiting for the hand-back."""
+        return CacheStats(
+            mode=self.mode,
+            backend=self.backend_name,
+            degraded=self._degraded,
+            redis_configured=self._redis is not None,
+            hits=dict(self._hits),
+            misses=dict(self._misses),
+            pending_erasures=len(self._outage),
+        )
+
+    async def get_bytes(self, key: CacheKey) -> bytes | None:
+        """The cached bytes, or None on a miss; never raises for a Redis outage."""
+        redis = self._live_redis()
+        if redis is not None:
+            try:
+                value = await redis.get(key.key)
+            except _REDIS_ERRORS as exc:
+                self._enter_degraded(exc)
+            else:
+                self._count(redis.name, value is not None)
+                return value
+        value = await self._memory.get(key.key)
+        self._count(self._memory.name, value is not None)
+        return value
+
+    async def set_bytes(self, key: CacheKey, value: bytes, ttl: TtlClass) -> None:
+        """Store bytes for the TTL of `ttl`; never raises for a Redis outage."""
+        redis = self._live_redis()
+        if redis is not None:
+            try:
+                await redis.set(key, value, ttl.seconds)
+                return
+            except _REDIS_ERRORS as exc:
+                self._enter_degraded(exc)
+        if self._redis is not None:
+            self._outage.key_written(key.key)
+        await self._memory.set(key, value, ttl.seconds)
+
+    async def get_json(self, key: CacheKey) -> Any | None:
+        """The cached JSON value, or None on a miss (so a cached JSON null reads as a miss)."""
+        raw = await self.get_bytes(key)
+        if raw is None:
+            return None
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            log.warning("cache: value under %s is not JSON; treated as a miss", key.key)
+            return None
+
+    async def set_json(self, key: CacheKey, value: Any, ttl: TtlClass) -> None:
+        """Store a JSON-serialisable value (orjson: dataclasses, datetimes, numpy allowed)."""
+        await self.set_bytes(key, orjson.dumps(value), ttl)
+
+    async def delete(self, key: CacheKey) -> None:
+        """Invalidate one key."""
+        await self._memory.delete_keys([key.key])
+        redis = self._live_redis()
+        if redis is not None:
+            try:
+                await redis.delete_keys([key.key])
+                return
+            except _REDIS_ERRORS as exc:
+                self._enter_degraded(exc)
+        if self._redis is not None:
+            self._outage.key_written(key.key)
+
+    async def invalidate_node(self, tenant_id: str, node_id: str | None) -> None:
+        """Invalidate every key of one node (`None`: the tenant-wide keys, not the nodes' keys)."""
+        scope = node_scope(tenant_id, node_id)
+        await self._memory.delete_scope(scope)
+        redis = self._live_redis()
+        if redis is not None:
+            try:
+                await redis.delete_scope(scope)
+                return
+            except _REDIS_ERRORS as exc:
+                self._enter_degraded(exc)
+        if self._redis is not None:
+            self._outage.scope_invalidated(scope)
+
+    async def invalidate_tenant(self, tenant_id: str) -> None:
+        """Invalidate every key of a tenant, node keys and tenant-wide keys alike."""
+        scope = tenant_scope(tenant_id)
+        await self._memory.delete_prefix(f"{scope}:")
+        redis = self._live_redis()
+        if redis is not None:
+            try:
+                await redis.delete_prefix(f"{scope}:")
+                return
+            except _REDIS_ERRORS as exc:
+                self._enter_degraded(exc)
+        if self._redis is not None:
+            self._outage.tenant_invalidated(scope)
+
+    async def probe(self) -> bool:
+        """Ping Redis now and hand back if it answers; True when Redis serves afterwards."""
+        if self._redis is None:
+            return False
+        try:
+            await self._redis.ping()
+        except _REDIS_ERRORS as exc:
+            self._enter_degraded(exc)
+            return False
+        async with self._hand_back_lock:
+            if self._degraded:
+                await self._hand_back(self._redis)
+        return not self._degraded
+
+    def _live_redis(self) -> RedisBackend | None:
+        return None if self._degraded else self._redis
+
+    def _count(self, backend: str, hit: bool) -> None:
+        if hit:
+            self._hits[backend] += 1
+            CACHE_HITS.labels(backend=backend).inc()
+        else:
+            self._misses[backend] += 1
+            CACHE_MISSES.labels(backend=backend).inc()
+
+    def _enter_degraded(self, exc: BaseException) -> None:
+        CACHE_BACKEND_ERRORS.inc()
+        if self._degraded:
+            return
+        self._degraded = True
+        CACHE_DEGRADED.set(1)
+        # The type only: redis-py messages name host and port, and the URL may carry a password.
+        log.warning(
+            "cache degraded: Redis failed (%s); serving from the in-process cache until it answers",
+            type(exc).__name__,
+        )
+
+    async def _hand_back(self, redis: RedisBackend) -> None:
+        for _ in range(_MAX_REPLAY_ROUNDS):
+            pending = self._outage.take()
+            try:
+                await pending.replay(redis)
+            except _REDIS_ERRORS:
+                self._outage.restore(pending)
+                return
+            # No await between this check and the switch: nothing can slip in unrecorded.
+            if not len(self._outage):
+                self._memory.clear()
+                self._degraded = False
+                CACHE_DEGRADED.set(0)
+                log.info("cache: Redis answers again; handed back from the in-process cache")
+                return
+
+    async def _probe_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._probe_interval_s)
+            try:
+                await self.probe()
+            except Exception:  # the probe must outlive any surprise; the next round tries again
+                log.exception("cache: unexpected error while probing Redis")

@@ -1,0 +1,70 @@
+"""One NodeClient per registered node, kept across requests so its circuit breaker and pool persist."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from app.nodes.base import NodeClient
+from app.nodes.lnbits import LnbitsClient
+from app.nodes.lnd_rest import LndRestClient
+from app.resilience.circuit import CircuitState
+from app.security.vault import CredentialContext, CredentialKind, Vault
+from app.storage.database import Storage
+from app.storage.records import NodeBackend, NodeRecord
+
+CREDENTIAL_KIND = {
+    NodeBackend.LND: CredentialKind.LND_MACAROON,
+    NodeBackend.LNBITS: CredentialKind.LNBITS_ADMIN_KEY,
+}
+
+
+def credential_context(node: NodeRecord) -> CredentialContext:
+    """Where a node's credential lives in the vault."""
+    return CredentialContext(tenant_id=node.tenant_id, node_id=node.id, kind=CREDENTIAL_KIND[node.backend])
+
+
+class NodeClientRegistry:
+    """Builds clients from node records and vault credentials; decrypts once per client, audited."""
+
+    def __init__(self, storage: Storage, vault: Vault) -> None:
+        self._storage = storage
+        self._vault = vault
+        self._clients: dict[str, NodeClient] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, node: NodeRecord, actor: str) -> NodeClient:
+        """The live client of a node (created on first use)."""
+        async with self._lock:
+            client = self._clients.get(node.id)
+            if client is None:
+                client = await self._build(node, actor)
+                self._clients[node.id] = client
+            return client
+
+    async def _build(self, node: NodeRecord, actor: str) -> NodeClient:
+        context = credential_context(node)
+        secret = await self._storage.secrets.get_for(context)
+        plaintext = await self._vault.decrypt(secret, context, actor=actor, purpose="connect to node")
+        if node.backend is NodeBackend.LND:
+            return LndRestClient(node.id, node.url, plaintext, tls_cert_pem=node.tls_cert_pem)
+        credentials = json.loads(plaintext)
+        return LnbitsClient(node.id, node.url, credentials["admin_token"], credentials.get("wallet_api_key"))
+
+    async def drop(self, node_id: str) -> None:
+        """Close and forget a node's client (node deleted or credentials replaced)."""
+        async with self._lock:
+            client = self._clients.pop(node_id, None)
+        if client is not None:
+            await client.aclose()
+
+    def circuit_states(self) -> dict[str, CircuitState]:
+        """Circuit state of every live client, by node id."""
+        return {node_id: client.circuit_state for node_id, client in self._clients.items()}
+
+    async def close(self) -> None:
+        """Close every client."""
+        async with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()

@@ -1,0 +1,126 @@
+"""Register, read and remove a tenant's nodes; credentials go straight into the vault and never come back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from app.errors import InvalidInputError
+from app.security.macaroons import macaroon_bytes, parse_macaroon
+from app.services.clients import credential_context
+from app.services.node_settings import NodeSettings, parse_node_settings
+from app.services.runtime import ServiceRuntime
+from app.storage.paging import Page
+from app.storage.records import NodeBackend, NodeRecord, NodeUpdate
+
+
+class NodeRegistration(BaseModel):
+    """What an operator sends to register a node."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    backend: Literal["lnd", "lnbits"]
+    url: str = Field(
+        min_length=1, max_length=2_000, description="https://host:8080 (LND REST) or the LNbits URL"
+    )
+    macaroon: SecretStr | None = Field(default=None, description="LND: hex or base64")
+    tls_cert_pem: str | None = Field(default=None, max_length=20_000, description="LND: its tls.cert, to pin")
+    admin_token: SecretStr | None = Field(default=None, description="LNbits: Bearer token of an admin user")
+    wallet_api_key: SecretStr | None = Field(default=None, description="LNbits: wallet key for the balance")
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _credentials_match_backend(self) -> NodeRegistration:
+        """Each backend needs its own credential and nothing of the other's."""
+        parsed = urlparse(self.url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("url must be an http(s) URL with a host")
+        if self.backend == "lnd" and (self.macaroon is None or self.admin_token is not None):
+            raise ValueError("an lnd node needs `macaroon` (and no `admin_token`)")
+        if self.backend == "lnbits" and (self.admin_token is None or self.macaroon is not None):
+            raise ValueError("an lnbits node needs `admin_token` (and no `macaroon`)")
+        if self.tls_cert_pem is not None and "BEGIN CERTIFICATE" not in self.tls_cert_pem:
+            raise ValueError("tls_cert_pem must be a PEM certificate")
+        return self
+
+
+class NodeService:
+    """Node records of one tenant, their vault credentials and their settings."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+
+    async def register(self, tenant_id: str, request: NodeRegistration) -> tuple[NodeRecord, list[str]]:
+        """Store the node and its encrypted credential; returns warnings about the credential."""
+        runtime = self.runtime
+        settings = parse_node_settings(request.settings, runtime.profiles, runtime.settings.profile)
+        secret, warnings = self._credential(request)
+        node = NodeRecord(
+            tenant_id=tenant_id,
+            name=request.name,
+            backend=NodeBackend(request.backend),
+            url=request.url.rstrip("/"),
+            tls_cert_pem=request.tls_cert_pem,
+            credential_id="pending",
+            settings=settings.model_dump(mode="json"),
+        )
+        context = credential_context(node)
+        node = node.model_copy(update={"credential_id": context.record_id})
+        await runtime.storage.secrets.add(runtime.vault.encrypt(context, secret))
+        try:
+            await runtime.storage.nodes.add(node)
+        except BaseException:
+            await runtime.storage.secrets.delete(context)  # nothing half-registered stays behind
+            raise
+        return node, warnings
+
+    @staticmethod
+    def _credential(request: NodeRegistration) -> tuple[bytes, list[str]]:
+        if request.macaroon is not None:
+            raw = macaroon_bytes(request.macaroon.get_secret_value())
+            try:
+                warnings = parse_macaroon(raw).warnings()
+            except InvalidInputError:
+                warnings = ["the macaroon could not be decoded; its permissions are unknown"]
+            return raw, warnings
+        assert request.admin_token is not None
+        wallet = request.wallet_api_key.get_secret_value() if request.wallet_api_key else None
+        payload = {"admin_token": request.admin_token.get_secret_value(), "wallet_api_key": wallet}
+        return json.dumps(payload).encode(), []
+
+    async def get(self, tenant_id: str, node_id: str) -> NodeRecord:
+        """One node of the tenant (404 for another tenant's)."""
+        return await self.runtime.storage.nodes.get(tenant_id, node_id)
+
+    async def list(self, tenant_id: str, limit: int, cursor: str | None) -> Page[NodeRecord]:
+        """The tenant's nodes, newest first."""
+        return await self.runtime.storage.nodes.list(tenant_id, limit=limit, cursor=cursor)
+
+    async def delete(self, tenant_id: str, node_id: str) -> None:
+        """Remove the node, its credential, its client, cached graph and cache entries."""
+        runtime = self.runtime
+        node = await runtime.storage.nodes.get(tenant_id, node_id)
+        await runtime.storage.nodes.delete(tenant_id, node_id)
+        await runtime.storage.secrets.delete(credential_context(node))
+        await runtime.clients.drop(node_id)
+        runtime.graphs.drop(f"node:{node_id}")
+        await runtime.cache.invalidate_node(tenant_id, node_id)
+
+    async def settings(self, tenant_id: str, node_id: str) -> NodeSettings:
+        """The node's settings."""
+        node = await self.get(tenant_id, node_id)
+        return parse_node_settings(node.settings, self.runtime.profiles, self.runtime.settings.profile)
+
+    async def update_settings(self, tenant_id: str, node_id: str, data: dict[str, Any]) -> NodeSettings:
+        """Replace the node's settings after validating them with the validator's own bounds."""
+        runtime = self.runtime
+        settings = parse_node_settings(data, runtime.profiles, runtime.settings.profile)
+        await runtime.storage.nodes.update(
+            tenant_id, node_id, NodeUpdate(settings=settings.model_dump(mode="json"))
+        )
+        await runtime.cache.invalidate_node(tenant_id, node_id)
+        return settings

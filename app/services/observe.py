@@ -1,0 +1,160 @@
+"""Observe a node: read it, score every channel, and keep the snapshot (storage + cache)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from app.cache.keys import cache_key
+from app.cache.ttl import TtlClass
+from app.domain.forwarding import PolicyChange
+from app.domain.snapshot import NodeSnapshot
+from app.engine.cycle import CycleReport, run_cycle
+from app.engine.profile import Profile
+from app.errors import UpstreamUnavailableError
+from app.graph.model import ChannelGraph
+from app.nodes.base import NodeClient
+from app.services.graphs import ScoredGraph
+from app.services.node_settings import parse_node_settings
+from app.services.runtime import ServiceRuntime
+from app.services.views import channel_view
+from app.storage.records import ChannelSnapshotRecord, MetricPoint, NodeRecord, PolicySource
+
+SYNC_METRIC = "sync.completed"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One cycle's reading of a node, scored and validated (nothing written to the node)."""
+
+    cycle_id: str
+    node: NodeRecord
+    profile: Profile
+    report: CycleReport
+    taken_at: datetime
+    seconds: float
+
+
+class ObserveService:
+    """Sync and score; the building block of both `sync` and `optimize`."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+
+    async def observe(self, node: NodeRecord, actor: str) -> Observation:
+        """Read the node, score and validate every channel, store the snapshot, refresh the cache."""
+        runtime = self.runtime
+        started = time.perf_counter()
+        now = datetime.now(UTC)
+        settings = parse_node_settings(node.settings, runtime.profiles, runtime.settings.profile)
+        profile = settings.effective_profile(runtime.profiles, runtime.settings.profile)
+        client = await runtime.clients.get(node, actor)
+        info = await client.get_info()
+        scored = await self._graph(node, client)
+        channels = await client.list_channels(scored.graph if client.capabilities.channel_graph else None)
+        window = profile.activity.window_days * 86_400
+        forwards = None
+        if client.capabilities.forwarding_history:
+            forwards = await client.forwarding_history(
+                int(now.timestamp()) - window, int(now.timestamp()) + 1
+            )
+        snapshot = NodeSnapshot(
+            node=info,
+            channels=channels,
+            now_s=int(now.timestamp()),
+            optimizer_updates_last_24h=await self._optimizer_updates(node, now),
+            policy_changes=await self._policy_changes(node, profile, now),
+            capabilities=client.capabilities,
+            forwards=forwards,
+        )
+        report = await asyncio.to_thread(run_cycle, snapshot, scored.graph, scored.centrality, profile)
+        cycle_id = uuid.uuid4().hex
+        observation = Observation(cycle_id, node, profile, report, now, time.perf_counter() - started)
+        await self._store(observation)
+        return observation
+
+    async def _graph(self, node: NodeRecord, client: NodeClient) -> ScoredGraph:
+        """The node's own graph when its backend serves one (LND), else the configured graph."""
+        runtime = self.runtime
+        if client.capabilities.channel_graph:  # the node knows the graph it routes on
+            return await runtime.graphs.get(f"node:{node.id}", client.describe_graph)
+        default = runtime.default_graph
+        if not default.ready or default.graph is None:
+            raise UpstreamUnavailableError("the channel graph is still loading; try again in a few seconds")
+        graph: ChannelGraph = default.graph
+
+        async def configured() -> ChannelGraph:
+            return graph
+
+        return await runtime.graphs.get("default", configured)
+
+    async def _optimizer_updates(self, node: NodeRecord, now: datetime) -> int:
+        """Policy updates the optimizer applied to this node in the last 24 h (the daily cap's budget)."""
+        return await self.runtime.storage.policies.count_since(
+            node.tenant_id, node.id, now - timedelta(days=1)
+        )
+
+    async def _policy_changes(
+        self, node: NodeRecord, profile: Profile, now: datetime
+    ) -> list[PolicyChange] | None:
+        """Changes we recorded, once we have watched the node for a whole cooldown; None (unknown) before."""
+        storage = self.runtime.storage
+        cooldown = timedelta(seconds=profile.limits.cooldown_s)
+        first = await storage.metrics.series(
+            node.tenant_id, node.id, SYNC_METRIC, since=now - timedelta(days=30), limit=1
+        )
+        if not first or first[0].timestamp > now - cooldown:
+            return None
+        records = await storage.policies.node_history(node.tenant_id, node.id, since=now - cooldown)
+        return [
+            PolicyChange(
+                chan_id=record.channel_id,
+                changed_at_s=int(record.applied_at.timestamp()),
+                fee_rate_ppm=record.policy.fee_rate_ppm,
+            )
+            for record in records
+            if record.source in (PolicySource.OBSERVED, PolicySource.APPLIED, PolicySource.MANUAL)
+        ]
+
+    async def _store(self, observation: Observation) -> None:
+        """Snapshots with scores, sync metrics, and the cached channel list and scores."""
+        runtime, node = self.runtime, observation.node
+        evaluations = observation.report.evaluations
+        snapshots = [
+            ChannelSnapshotRecord(
+                tenant_id=node.tenant_id,
+                node_id=node.id,
+                channel_id=e.channel.chan_id,
+                cycle_id=observation.cycle_id,
+                taken_at=observation.taken_at,
+                channel=e.channel,
+                score=e.decision.breakdown,
+            )
+            for e in evaluations
+        ]
+        await runtime.storage.channels.add_many(snapshots)
+        local = sum(e.channel.local_balance_sat for e in evaluations)
+        labels = {"cycle_id": observation.cycle_id}
+        await runtime.storage.metrics.record(
+            [
+                MetricPoint(tenant_id=node.tenant_id, node_id=node.id, timestamp=observation.taken_at,
+                            name=SYNC_METRIC, value=observation.seconds, labels=labels),
+                MetricPoint(tenant_id=node.tenant_id, node_id=node.id, timestamp=observation.taken_at,
+                            name="channels.count", value=float(len(evaluations))),
+                MetricPoint(tenant_id=node.tenant_id, node_id=node.id, timestamp=observation.taken_at,
+                            name="balance.local_sat", value=float(local)),
+            ]
+        )  # fmt: skip
+        views = [channel_view(e.channel, e.peer_alias, e.decision.breakdown) for e in evaluations]
+        await runtime.cache.invalidate_node(node.tenant_id, node.id)
+        await runtime.cache.set_json(channels_key(node), {"cycle_id": observation.cycle_id, "channels": views},
+                                     TtlClass.CHANNELS)  # fmt: skip
+
+
+def channels_key(node: NodeRecord) -> Any:
+    """Cache key of a node's current channel list."""
+    return cache_key(node.tenant_id, node.id, "channels")

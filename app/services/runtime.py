@@ -1,0 +1,49 @@
+"""Everything services share, built once in the application lifespan."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+from app.api.ratelimit import KeyRateLimiter
+from app.cache.facade import Cache
+from app.engine.profile import ProfileBook
+from app.resilience.circuit import CircuitState
+from app.resilience.modes import ServiceMode, current_mode
+from app.runtime import GraphState
+from app.security.vault import Vault
+from app.services.clients import NodeClientRegistry
+from app.services.graphs import GraphCache
+from app.settings import Settings
+from app.storage.database import Storage
+
+
+@dataclass
+class ServiceRuntime:
+    """Shared resources; lives on app.state.runtime, never in a module global."""
+
+    settings: Settings
+    storage: Storage
+    cache: Cache
+    vault: Vault
+    profiles: ProfileBook
+    default_graph: GraphState
+    graphs: GraphCache
+    clients: NodeClientRegistry
+    limiter: KeyRateLimiter
+    executor: Executor | None = None
+    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    storage_up: bool = True
+
+    async def refresh_health(self) -> ServiceMode:
+        """Ping storage and read the cache and circuits; record the result."""
+        self.storage_up = await self.storage.ping()
+        return self.mode()
+
+    def mode(self) -> ServiceMode:
+        """The current degraded mode (from the last health refresh)."""
+        open_circuits = sum(
+            1 for state in self.clients.circuit_states().values() if state is CircuitState.OPEN
+        )
+        return current_mode(self.storage_up, self.cache.degraded, open_circuits)

@@ -1,0 +1,125 @@
+"""Decisions of every cycle: stored in bulk, listed with filters, moved through their life cycle by CAS."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from app.domain.decision import DecisionKind
+from app.errors import ConflictError, NotFoundError
+from app.storage.base import CollectionName, Repository, scoped
+from app.storage.documents import Document, from_document, to_document
+from app.storage.errors import translate_errors
+from app.storage.fields import bson_utc, utc_now
+from app.storage.paging import DEFAULT_PAGE_SIZE, Page, fetch_page
+from app.storage.records import DecisionRecord, DecisionStatus, ExecutionMode
+from app.storage.shadow_report import ShadowReport, report_window, summarize
+
+MAX_REPORT_DECISIONS = 200_000
+WRITING_KINDS = tuple(kind.value for kind in DecisionKind if kind.writes_policy)
+
+
+def _decision(document: Document) -> DecisionRecord:
+    return from_document(DecisionRecord, document)
+
+
+def _value(item: DecisionStatus | DecisionKind | ExecutionMode | None) -> str | None:
+    return None if item is None else item.value
+
+
+class DecisionRepository(Repository):
+    """Insert a cycle's decisions, read and list them, change their status atomically, report on them."""
+
+    collection_name = CollectionName.DECISIONS
+
+    @translate_errors
+    async def add_many(self, records: Sequence[DecisionRecord]) -> int:
+        """Insert the decisions of one cycle in one round trip; returns how many were stored."""
+        if not records:
+            return 0
+        result = await self._collection.insert_many(
+            [to_document(r, time_field="created_at") for r in records]
+        )
+        return len(result.inserted_ids)
+
+    @translate_errors
+    async def get(self, tenant_id: str, decision_id: str) -> DecisionRecord:
+        """One decision of the tenant; NotFoundError when absent (or another tenant's)."""
+        document = await self._collection.find_one(scoped(tenant_id, _id=decision_id))
+        if document is None:
+            raise NotFoundError(f"decision {decision_id} not found", {"decision_id": decision_id})
+        return _decision(document)
+
+    @translate_errors
+    async def set_status(
+        self,
+        tenant_id: str,
+        decision_id: str,
+        expected_status: DecisionStatus,
+        new_status: DecisionStatus,
+        actor: str,
+        *,
+        now: datetime | None = None,
+    ) -> DecisionRecord:
+        """Move the decision from `expected_status` to `new_status` by compare-and-set on one document.
+
+        The replacement is written only if the stored status is still `expected_status` (it is in the
+        filter), so of two racing approve/reject calls exactly one wins; the other gets ConflictError
+        naming the status it found.
+        """
+        current = await self.get(tenant_id, decision_id)  # NotFoundError when it does not exist
+        if current.status is expected_status:
+            changes = {"status": new_status, "decided_by": actor, "decided_at": bson_utc(now or utc_now())}
+            updated = current.model_copy(update=changes)
+            query = scoped(tenant_id, _id=decision_id, status=expected_status.value)
+            result = await self._collection.replace_one(query, to_document(updated, time_field="created_at"))
+            if result.matched_count == 1:
+                return updated
+            current = await self.get(tenant_id, decision_id)
+        raise ConflictError(
+            f"decision {decision_id} is {current.status.value}, not {expected_status.value}",
+            {"decision_id": decision_id, "status": current.status.value, "expected": expected_status.value},
+        )
+
+    @translate_errors
+    async def shadow_report(
+        self,
+        tenant_id: str,
+        node_id: str,
+        *,
+        days: int = 7,
+        now: datetime | None = None,
+        mode: ExecutionMode = ExecutionMode.SHADOW,
+    ) -> ShadowReport:
+        """Counts of writing proposals (fee, inbound discount, max HTLC) per UTC day and per channel.
+
+        Summed in Python over one bounded, projected query rather than an aggregation pipeline:
+        nx-27017 returns `$group` keys built from expressions (`$dateToString`) unevaluated.
+        """
+        since, until, query_bounds = report_window(days, now or utc_now())
+        query = scoped(tenant_id, node_id=node_id, mode=mode.value)
+        query["kind"] = {"$in": list(WRITING_KINDS)}
+        query.update(query_bounds)
+        projection = {"_id": 0, "chan_id": 1, "kind": 1, "status": 1, "created_at": 1}
+        cursor = self._collection.find(query, projection).limit(MAX_REPORT_DECISIONS + 1)
+        documents = await cursor.to_list()
+        truncated = len(documents) > MAX_REPORT_DECISIONS
+        return summarize(documents[:MAX_REPORT_DECISIONS], since=since, until=until, truncated=truncated)
+
+    @translate_errors
+    async def list(
+        self,
+        tenant_id: str,
+        node_id: str | None = None,
+        *,
+        status: DecisionStatus | None = None,
+        kind: DecisionKind | None = None,
+        cycle_id: str | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[DecisionRecord]:
+        """The tenant's decisions (of one node when given), newest first, filtered by status/kind/cycle."""
+        query = scoped(
+            tenant_id, node_id=node_id, status=_value(status), kind=_value(kind), cycle_id=cycle_id
+        )
+        return await fetch_page(self._collection, query, _decision, limit=limit, cursor=cursor)

@@ -1,0 +1,64 @@
+"""Per-node time series (balances, fees earned, forwards per cycle), expired after METRICS_TTL by MongoDB."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from pymongo import ASCENDING, DESCENDING
+
+from app.errors import InvalidInputError
+from app.storage.base import CollectionName, Repository, scoped
+from app.storage.documents import PAGE_KEY, Document, from_document, to_document
+from app.storage.errors import translate_errors
+from app.storage.fields import bson_utc, time_prefix, utc_now
+from app.storage.records import MetricPoint
+
+METRICS_TTL = timedelta(days=30)
+MAX_SERIES_POINTS = 10_000
+
+
+def _point(document: Document) -> MetricPoint:
+    return from_document(MetricPoint, document)
+
+
+class MetricRepository(Repository):
+    """Record samples and read one series of a node."""
+
+    collection_name = CollectionName.METRICS
+
+    @translate_errors
+    async def record(self, points: Sequence[MetricPoint]) -> int:
+        """Insert samples in one round trip; returns how many were stored."""
+        if not points:
+            return 0
+        result = await self._collection.insert_many([to_document(p, time_field="timestamp") for p in points])
+        return len(result.inserted_ids)
+
+    @translate_errors
+    async def series(
+        self,
+        tenant_id: str,
+        node_id: str,
+        name: str,
+        *,
+        since: datetime,
+        until: datetime | None = None,
+        limit: int = 1_000,
+    ) -> list[MetricPoint]:
+        """Samples of one series with since <= timestamp < until, oldest first, at most `limit`."""
+        if not 1 <= limit <= MAX_SERIES_POINTS:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_SERIES_POINTS}", {"limit": limit})
+        end = bson_utc(until) if until is not None else utc_now() + timedelta(milliseconds=1)
+        query = scoped(tenant_id, node_id=node_id, name=name)
+        # Page-key bounds are exact to the millisecond; nx-27017 compares dates only to the second.
+        query[PAGE_KEY] = {"$gte": time_prefix(bson_utc(since)), "$lt": time_prefix(end)}
+        documents = await self._collection.find(query).sort(PAGE_KEY, ASCENDING).limit(limit).to_list()
+        return [_point(document) for document in documents]
+
+    @translate_errors
+    async def latest(self, tenant_id: str, node_id: str, name: str) -> MetricPoint | None:
+        """The newest sample of one series, if any."""
+        query = scoped(tenant_id, node_id=node_id, name=name)
+        document = await self._collection.find_one(query, sort=[(PAGE_KEY, DESCENDING)])
+        return None if document is None else _point(document)

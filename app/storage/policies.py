@@ -1,0 +1,83 @@
+"""Policy history per channel: observed, shadow, applied and manual policies, for cooldowns and rollback."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pymongo import ASCENDING, DESCENDING
+
+from app.errors import InvalidInputError
+from app.storage.base import CollectionName, Repository, scoped
+from app.storage.documents import PAGE_KEY, Document, from_document, to_document
+from app.storage.errors import translate_errors
+from app.storage.fields import bson_utc, time_prefix
+from app.storage.paging import DEFAULT_PAGE_SIZE, Page, fetch_page
+from app.storage.records import PolicyRecord, PolicySource
+
+MAX_NODE_HISTORY = 100_000
+
+
+def _policy(document: Document) -> PolicyRecord:
+    return from_document(PolicyRecord, document)
+
+
+def _source(source: PolicySource | None) -> str | None:
+    return None if source is None else source.value
+
+
+class PolicyRepository(Repository):
+    """Append and read a channel's policy history."""
+
+    collection_name = CollectionName.POLICIES
+
+    @translate_errors
+    async def add(self, record: PolicyRecord) -> PolicyRecord:
+        """Append one history entry."""
+        await self._collection.insert_one(to_document(record, time_field="applied_at"))
+        return record
+
+    @translate_errors
+    async def latest(
+        self, tenant_id: str, node_id: str, channel_id: str, *, source: PolicySource | None = None
+    ) -> PolicyRecord | None:
+        """The newest entry of the channel (of one source when given), e.g. the last applied policy."""
+        query = scoped(tenant_id, node_id=node_id, channel_id=channel_id, source=_source(source))
+        document = await self._collection.find_one(query, sort=[(PAGE_KEY, DESCENDING)])
+        return None if document is None else _policy(document)
+
+    @translate_errors
+    async def count_since(
+        self, tenant_id: str, node_id: str, since: datetime, *, source: PolicySource = PolicySource.APPLIED
+    ) -> int:
+        """How many entries of `source` the node got at or after `since` (the daily cap's count)."""
+        query = scoped(tenant_id, node_id=node_id, source=source.value)
+        # Compared on the page key: exact to the millisecond on every server (see fields.page_key).
+        query[PAGE_KEY] = {"$gte": time_prefix(bson_utc(since))}
+        return await self._collection.count_documents(query)
+
+    @translate_errors
+    async def node_history(
+        self, tenant_id: str, node_id: str, *, since: datetime, limit: int = 10_000
+    ) -> list[PolicyRecord]:
+        """Every entry of the node's channels at or after `since`, oldest first (cooldowns, journals)."""
+        if not 1 <= limit <= MAX_NODE_HISTORY:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_NODE_HISTORY}", {"limit": limit})
+        query = scoped(tenant_id, node_id=node_id)
+        query[PAGE_KEY] = {"$gte": time_prefix(bson_utc(since))}
+        documents = await self._collection.find(query).sort(PAGE_KEY, ASCENDING).limit(limit).to_list()
+        return [_policy(document) for document in documents]
+
+    @translate_errors
+    async def history(
+        self,
+        tenant_id: str,
+        node_id: str,
+        channel_id: str,
+        *,
+        source: PolicySource | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[PolicyRecord]:
+        """The channel's entries, newest first, optionally of one source."""
+        query = scoped(tenant_id, node_id=node_id, channel_id=channel_id, source=_source(source))
+        return await fetch_page(self._collection, query, _policy, limit=limit, cursor=cursor)

@@ -1,0 +1,93 @@
+"""Tenant isolation and roles for every route, generated from the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.conftest import Service, dump, tenant_with_key
+
+OPEN = {"/health", "/ready", "/metrics"}
+PLATFORM_ONLY = {("POST", "/api/v1/tenants"), ("GET", "/api/v1/tenants")}
+BODIES: dict[tuple[str, str], Any] = {
+    ("PUT", "/api/v1/nodes/{node_id}/settings"): {},
+    ("POST", "/api/v1/nodes/{node_id}/optimize"): {"mode": "shadow"},
+    ("POST", "/api/v1/tenants/{tenant_id}/keys"): {"name": "x", "role": "viewer"},
+}
+
+
+async def tenant_a_resources(service: Service) -> dict[str, str]:
+    """Tenant A with a node, a sync, a decision and a second key; returns the ids to probe with."""
+    tenant_id, key = await tenant_with_key(service, "tenant-a")
+    async with service.client(key) as api:
+        node_id = (await api.post("/api/v1/nodes", json=service.lnd_registration())).json()["node"]["id"]
+        assert (
+            await api.post(f"/api/v1/nodes/{node_id}/optimize", json={"mode": "shadow"})
+        ).status_code == 200
+        decision = (await api.get(f"/api/v1/nodes/{node_id}/decisions", params={"limit": 1})).json()["items"][
+            0
+        ]
+        viewer = (
+            await api.post(f"/api/v1/tenants/{tenant_id}/keys", json={"name": "v", "role": "viewer"})
+        ).json()
+    return {
+        "tenant_id": tenant_id,
+        "node_id": node_id,
+        "decision_id": decision["id"],
+        "chan_id": decision["chan_id"],
+        "key_id": viewer["id"],
+        "key": key,
+        "viewer_key": viewer["key"],
+    }
+
+
+def routes(service: Service) -> list[tuple[str, str]]:
+    """Every (method, path template) of the API that needs a key."""
+    found = []
+    for path, operations in service.app.openapi()["paths"].items():
+        if path in OPEN:
+            continue
+        found += [(method.upper(), path) for method in operations]
+    return found
+
+
+async def test_a_key_of_another_tenant_gets_404_for_every_resource(service: Service):
+    ids = await tenant_a_resources(service)
+    _, other_key = await tenant_with_key(service, "tenant-b")
+    probed = 0
+    async with service.client(other_key) as intruder:
+        for method, template in routes(service):
+            if "{" not in template or (method, template) in PLATFORM_ONLY:
+                continue  # collections are scoped to the caller's own tenant, checked below
+            path = template.format(**ids)
+            response = await intruder.request(method, path, json=BODIES.get((method, template)))
+            assert response.status_code == 404, f"{method} {path}: {dump(response)}"
+            probed += 1
+        assert probed >= 12
+        own_nodes = (await intruder.get("/api/v1/nodes")).json()["items"]
+        assert own_nodes == []
+        assert (await intruder.get("/api/v1/nodes/" + ids["node_id"] + "/decisions")).status_code == 404
+
+
+async def test_roles_limit_what_a_key_may_do(service: Service):
+    ids = await tenant_a_resources(service)
+    node = ids["node_id"]
+    async with service.client(ids["viewer_key"]) as viewer:
+        assert (await viewer.get(f"/api/v1/nodes/{node}/channels")).status_code == 200
+        assert (await viewer.get(f"/api/v1/nodes/{node}/decisions")).status_code == 200
+        for method, path, body in [
+            ("POST", f"/api/v1/nodes/{node}/sync", None),
+            ("POST", f"/api/v1/nodes/{node}/optimize", {"mode": "shadow"}),
+            ("PUT", f"/api/v1/nodes/{node}/settings", {}),
+            ("POST", f"/api/v1/decisions/{ids['decision_id']}/reject", None),
+            ("POST", "/api/v1/nodes", service.lnd_registration()),
+            ("DELETE", f"/api/v1/nodes/{node}", None),
+            ("GET", f"/api/v1/tenants/{ids['tenant_id']}/keys", None),
+        ]:
+            response = await viewer.request(method, path, json=body)
+            assert response.status_code == 403, f"{method} {path}: {dump(response)}"
+            assert response.json()["error"]["code"] == "forbidden"
+    async with service.client(ids["key"]) as admin:
+        revoked = await admin.delete(f"/api/v1/tenants/{ids['tenant_id']}/keys/{ids['key_id']}")
+        assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    async with service.client(ids["viewer_key"]) as revoked_viewer:
+        assert (await revoked_viewer.get(f"/api/v1/nodes/{node}")).status_code == 401

@@ -1,0 +1,140 @@
+"""Decisions: a real cycle stored and read back, filters, compare-and-set status, the shadow report."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from app.domain.decision import DecisionKind
+from app.engine.cycle import CycleReport
+from app.errors import ConflictError, InvalidInputError, NotFoundError
+from app.storage.database import Storage
+from app.storage.records import DecisionRecord, DecisionStatus, ExecutionMode
+from tests.storage import builders
+from tests.storage.builders import T0
+
+
+async def test_a_cycle_s_decisions_round_trip_exactly(storage: Storage, cycle_report: CycleReport):
+    records = builders.decisions(cycle_report, "t1", "n1")
+    assert await storage.decisions.add_many(records) == 35
+    assert await storage.decisions.add_many([]) == 0
+    for record in records:
+        assert await storage.decisions.get("t1", record.id) == record
+    page = await storage.decisions.list("t1", "n1", limit=100)
+    assert page.items == sorted(records, key=lambda r: r.created_at, reverse=True)
+    with pytest.raises(ConflictError):
+        await storage.decisions.add_many(records[:1])
+    with pytest.raises(NotFoundError):
+        await storage.decisions.get("t1", "missing")
+
+
+async def test_list_filters_by_status_kind_cycle_and_node(storage: Storage, cycle_report: CycleReport):
+    records = builders.decisions(cycle_report, "t1", "n1") + builders.decisions(
+        cycle_report, "t1", "n2", "c2"
+    )
+    await storage.decisions.add_many(records)
+
+    async def ids(**filters: Any) -> set[str]:
+        """Ids listed with these filters (one page holds them all)."""
+        page = await storage.decisions.list("t1", limit=500, **filters)
+        return {record.id for record in page.items}
+
+    def expected(predicate: Callable[[DecisionRecord], bool]) -> set[str]:
+        """Ids of the stored records the predicate selects."""
+        return {r.id for r in records if predicate(r)}
+
+    assert await ids() == expected(lambda r: True)
+    assert await ids(node_id="n2") == expected(lambda r: r.node_id == "n2")
+    assert await ids(status=DecisionStatus.REJECTED) == expected(
+        lambda r: r.status is DecisionStatus.REJECTED
+    )
+    assert await ids(kind=DecisionKind.HOLD, node_id="n1") == expected(
+        lambda r: r.kind is DecisionKind.HOLD and r.node_id == "n1"
+    )
+    assert await ids(cycle_id="c2") == expected(lambda r: r.cycle_id == "c2")
+    assert await ids(status=DecisionStatus.APPLIED) == set()
+
+
+async def test_status_compare_and_set(storage: Storage, cycle_report: CycleReport):
+    record = builders.decisions(cycle_report, "t1", "n1")[0].model_copy(
+        update={"status": DecisionStatus.NEEDS_APPROVAL}
+    )
+    await storage.decisions.add_many([record])
+    approved = await storage.decisions.set_status(
+        "t1", record.id, DecisionStatus.NEEDS_APPROVAL, DecisionStatus.APPROVED, "key-1", now=T0
+    )
+    assert (
+        approved.status is DecisionStatus.APPROVED
+        and approved.decided_by == "key-1"
+        and approved.decided_at == T0
+    )
+    assert await storage.decisions.get("t1", record.id) == approved
+    with pytest.raises(ConflictError) as caught:
+        await storage.decisions.set_status(
+            "t1", record.id, DecisionStatus.NEEDS_APPROVAL, DecisionStatus.REJECTED, "k2"
+        )
+    assert caught.value.details["status"] == "approved"
+    with pytest.raises(NotFoundError):
+        await storage.decisions.set_status(
+            "t1", "missing", DecisionStatus.PROPOSED, DecisionStatus.APPROVED, "k"
+        )
+
+
+async def test_racing_approve_and_reject_exactly_one_wins(
+    storage: Storage, second_client: Storage, cycle_report
+):
+    record = builders.decisions(cycle_report, "t1", "n1")[0].model_copy(
+        update={"status": DecisionStatus.NEEDS_APPROVAL}
+    )
+    await storage.decisions.add_many([record])
+    attempts = [
+        (replica.decisions.set_status("t1", record.id, DecisionStatus.NEEDS_APPROVAL, target, f"key-{n}"))
+        for n in range(10)
+        for replica, target in [(storage, DecisionStatus.APPROVED), (second_client, DecisionStatus.REJECTED)]
+    ]
+    results = await asyncio.gather(*attempts, return_exceptions=True)
+    winners = [result for result in results if not isinstance(result, BaseException)]
+    assert len(winners) == 1
+    assert all(isinstance(result, ConflictError) for result in results if result is not winners[0])
+    assert await storage.decisions.get("t1", record.id) == winners[0]
+
+
+async def test_shadow_report_counts_writing_proposals_per_day_and_channel(storage: Storage, cycle_report):
+    now = T0 + timedelta(days=2)
+    day_one = builders.decisions(cycle_report, "t1", "n1", "c1")
+    day_two = [
+        r.model_copy(update={"id": f"{r.id}-2", "created_at": r.created_at + timedelta(days=1)})
+        for r in day_one
+    ]
+    too_old = [
+        r.model_copy(update={"id": f"{r.id}-old", "created_at": r.created_at - timedelta(days=30)})
+        for r in day_one
+    ]
+    live = [r.model_copy(update={"id": f"{r.id}-live", "mode": ExecutionMode.LIVE}) for r in day_one]
+    other_node = builders.decisions(cycle_report, "t1", "n2")
+    await storage.decisions.add_many(day_one + day_two + too_old + live + other_node)
+    writing = [r for r in day_one if r.kind.writes_policy]
+    report = await storage.decisions.shadow_report("t1", "n1", days=7, now=now)
+    assert report.total == 2 * len(writing) and not report.truncated
+    assert report.by_day[date(2026, 3, 1)] == report.by_day[date(2026, 3, 2)] == len(writing)
+    assert report.by_day[date(2026, 2, 25)] == report.by_day[date(2026, 3, 3)] == 0
+    assert len(report.by_day) == 8
+    assert report.by_channel == {r.chan_id: 2 for r in writing}
+    assert report.by_day_and_channel[date(2026, 3, 1)] == {r.chan_id: 1 for r in writing}
+    assert (
+        set(report.by_kind) == {r.kind.value for r in writing}
+        and DecisionKind.HOLD.value not in report.by_kind
+    )
+    assert sum(report.by_status.values()) == report.total
+    for shift_ms in (0, 5, 20, 40):  # the window's start is exact to the millisecond
+        end = now + timedelta(milliseconds=shift_ms)
+        inside = [r for r in day_two if r.kind.writes_policy and r.created_at >= end - timedelta(days=1)]
+        assert (await storage.decisions.shadow_report("t1", "n1", days=1, now=end)).total == len(inside)
+    live_report = await storage.decisions.shadow_report("t1", "n1", days=7, now=now, mode=ExecutionMode.LIVE)
+    assert live_report.total == len(writing)
+    with pytest.raises(InvalidInputError):
+        await storage.decisions.shadow_report("t1", "n1", days=0)
