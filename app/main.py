@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import multiprocessing
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -69,11 +68,31 @@ def admin_key(settings: Settings) -> str | None:
     return None
 
 
+SHUTDOWN_STEP_S = 10.0  # no single close may hold shutdown longer than this
+
+
 async def watch_health(runtime: ServiceRuntime) -> None:
     """Refresh the degraded mode every few seconds, so /ready and metrics follow outages and recoveries."""
     while True:
-        await runtime.refresh_health()
+        try:
+            await asyncio.wait_for(
+                runtime.refresh_health(), timeout=max(5.0, runtime.settings.health_interval_s)
+            )
+        except TimeoutError:
+            runtime.storage_up = False  # a ping that does not answer is an outage too
         await asyncio.sleep(runtime.settings.health_interval_s)
+
+
+def bounded(close: Callable[[], Awaitable[None]], what: str) -> Callable[[], Awaitable[None]]:
+    """A close step that gives up (with a warning) instead of hanging the shutdown."""
+
+    async def run() -> None:
+        try:
+            await asyncio.wait_for(close(), timeout=SHUTDOWN_STEP_S)
+        except TimeoutError:
+            log.warning("closing %s took longer than %.0f s; giving up on it", what, SHUTDOWN_STEP_S)
+
+    return run
 
 
 async def build_runtime(
@@ -81,13 +100,13 @@ async def build_runtime(
 ) -> ServiceRuntime:
     """Storage, cache, vault and the shared services; every resource is closed by `stack`."""
     storage: Storage = await open_storage(settings)
-    stack.push_async_callback(storage.close)
+    stack.push_async_callback(bounded(storage.close, "storage"))
     cache = Cache.from_settings(settings)
     await cache.start()
-    stack.push_async_callback(cache.close)
+    stack.push_async_callback(bounded(cache.close, "cache"))
     vault = Vault(load_keyring(settings), storage.audit_sink)
     clients = NodeClientRegistry(storage, vault)
-    stack.push_async_callback(clients.close)
+    stack.push_async_callback(bounded(clients.close, "node clients"))
     return ServiceRuntime(
         settings=settings,
         storage=storage,
@@ -129,9 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             finally:
                 for task in tasks:
                     task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                await asyncio.wait(tasks, timeout=SHUTDOWN_STEP_S)
 
     app = FastAPI(title="Lightning fee control plane", version="0.2.0", lifespan=lifespan)
     app.add_middleware(RequestIdMiddleware)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,8 @@ def run_lnd(args: argparse.Namespace) -> int:
     index = graph.find_node(args.node)
     seed = settings.sandbox_seed if args.seed is None else args.seed
     with step(f"simulating {graph.aliases[index] or graph.pubkeys[index]} (seed {seed})"):
-        state = generate_sandbox_state(graph, index, seed=seed)
+        # Simulated history ends now, so a service asking for "the last 30 days" sees it.
+        state = generate_sandbox_state(graph, index, seed=seed, now_s=int(time.time()))
     host = args.host or settings.sandbox_lnd_host
     port = settings.sandbox_lnd_port if args.port is None else args.port
     data_dir: Path = (args.data_dir or settings.sandbox_lnd_dir).resolve()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from dataclasses import dataclass
 
-from app.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+from app.errors import AuthenticationError, NotFoundError, PermissionDeniedError, StorageUnavailableError
 from app.storage.api_keys import hash_api_key
 from app.storage.database import Storage
 from app.storage.paging import Page
@@ -14,6 +15,9 @@ from app.storage.records import ApiKeyRecord, ApiKeyRole, TenantRecord
 
 log = logging.getLogger(__name__)
 ROLE_ORDER = (ApiKeyRole.VIEWER, ApiKeyRole.OPERATOR, ApiKeyRole.ADMIN)
+# Verified keys are remembered this long, so reads keep working while storage is down (READ_ONLY mode).
+# A revocation through this instance takes effect at once; through another replica within this time.
+PRINCIPAL_TTL_S = 60.0
 PLATFORM_ADMIN_ID = "platform-admin"
 
 
@@ -58,6 +62,7 @@ class AccountService:
     def __init__(self, storage: Storage, admin_key: str | None) -> None:
         self.storage = storage
         self._admin_key = admin_key
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     async def authenticate(self, presented: str) -> Principal:
         """The principal for a bearer key; 401 for a missing, unknown or revoked key."""
@@ -65,10 +70,22 @@ class AccountService:
             raise AuthenticationError("missing API key: send Authorization: Bearer <key>")
         if self._admin_key and hmac.compare_digest(presented.encode(), self._admin_key.encode()):
             return Principal(key_id=PLATFORM_ADMIN_ID, tenant_id=None, role=ApiKeyRole.ADMIN)
-        record = await self.storage.api_keys.find_active_by_hash(hash_api_key(presented))
+        key_hash = hash_api_key(presented)
+        remembered = self._verified.get(key_hash)
+        if remembered is not None and time.monotonic() - remembered[1] < PRINCIPAL_TTL_S:
+            return remembered[0]
+        try:
+            record = await self.storage.api_keys.find_active_by_hash(key_hash)
+        except StorageUnavailableError:
+            if remembered is not None:  # storage is down: a key verified before still reads
+                return remembered[0]
+            raise
         if record is None:
+            self._verified.pop(key_hash, None)
             raise AuthenticationError("unknown or revoked API key")
-        return Principal(key_id=record.id, tenant_id=record.tenant_id, role=record.role)
+        principal = Principal(key_id=record.id, tenant_id=record.tenant_id, role=record.role)
+        self._verified[key_hash] = (principal, time.monotonic())
+        return principal
 
     async def create_tenant(self, principal: Principal, name: str) -> TenantRecord:
         """A new tenant (platform admin only)."""
@@ -102,4 +119,6 @@ class AccountService:
     async def revoke_key(self, principal: Principal, tenant_id: str, key_id: str) -> ApiKeyRecord:
         """Revoke a key at once; later requests with it get 401."""
         principal.require_tenant_admin(tenant_id)
-        return await self.storage.api_keys.revoke(tenant_id, key_id)
+        record = await self.storage.api_keys.revoke(tenant_id, key_id)
+        self._verified = {h: entry for h, entry in self._verified.items() if entry[0].key_id != key_id}
+        return record

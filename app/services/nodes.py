@@ -8,7 +8,9 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from app.errors import InvalidInputError
+from app.cache.keys import cache_key
+from app.cache.ttl import TtlClass
+from app.errors import InvalidInputError, StorageUnavailableError
 from app.security.macaroons import macaroon_bytes, parse_macaroon
 from app.services.clients import credential_context
 from app.services.node_settings import NodeSettings, parse_node_settings
@@ -93,8 +95,17 @@ class NodeService:
         return json.dumps(payload).encode(), []
 
     async def get(self, tenant_id: str, node_id: str) -> NodeRecord:
-        """One node of the tenant (404 for another tenant's)."""
-        return await self.runtime.storage.nodes.get(tenant_id, node_id)
+        """One node of the tenant (404 for another tenant's); from the cache while storage is down."""
+        key = cache_key(tenant_id, node_id, "node")
+        try:
+            node = await self.runtime.storage.nodes.get(tenant_id, node_id)
+        except StorageUnavailableError:
+            cached = await self.runtime.cache.get_json(key)
+            if cached is None:
+                raise
+            return NodeRecord.model_validate(cached)
+        await self.runtime.cache.set_json(key, node.model_dump(mode="json"), TtlClass.NODE)
+        return node
 
     async def list(self, tenant_id: str, limit: int, cursor: str | None) -> Page[NodeRecord]:
         """The tenant's nodes, newest first."""

@@ -67,7 +67,9 @@ async def serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
     """Run `app` under uvicorn on a free port until told to exit."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
+        )
     )
     task = asyncio.create_task(server.serve())
     for _ in range(1_000):
