@@ -24,6 +24,7 @@ from app.graph.centrality import CentralityScores, centrality_for
 from app.graph.model import ChannelGraph
 from app.graph.source import resolve_graph
 from app.runtime import GraphState
+from app.scheduler.runner import CycleScheduler
 from app.security.private_files import read_private_file
 from app.security.vault import Vault, load_keyring
 from app.services.accounts import AccountService
@@ -143,6 +144,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ),
                 asyncio.create_task(watch_health(runtime), name="health-watch"),
             ]
+            if settings.schedule_enabled:
+                scheduler = CycleScheduler(
+                    runtime,
+                    interval_s=settings.schedule_interval_s,
+                    jitter_s=settings.schedule_jitter_s,
+                    lease_s=settings.schedule_interval_s / 2,  # outlives any pass, expires before the next
+                )
+                tasks.append(asyncio.create_task(scheduler.run_forever(), name="cycle-scheduler"))
             try:
                 yield
             finally:

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
         default=20, ge=1, le=10_000, description="requests per API key per second"
     )
     health_interval_s: float = Field(default=2.0, gt=0, description="how often storage health is checked")
+    schedule_enabled: bool = Field(default=True, description="run periodic shadow cycles for every node")
+    schedule_interval_s: float = Field(default=3600.0, ge=60, description="seconds between scheduled passes")
+    schedule_jitter_s: float = Field(default=300.0, ge=0, description="random extra delay per pass")
     # Storage (app/storage/): unset URL means an embedded nx-27017 under data_dir. The URL may hold a password.
     mongodb_url: SecretStr | None = Field(
         default=None, description="mongodb:// URL of an external MongoDB; never logged"

@@ -1,0 +1,1 @@
+"""Periodic shadow cycles, single-flight per node across replicas through a MongoDB lease."""

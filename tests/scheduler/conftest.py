@@ -1,0 +1,4 @@
+"""The scheduler tests use the API tests' running service."""
+
+from tests.api.conftest import service  # noqa: F401
+from tests.storage.conftest import mongo_url  # noqa: F401
