@@ -132,8 +132,11 @@ def test_garbage_text_never_crashes_and_never_echoes(text):
     try:
         parse_macaroon(macaroon_bytes(text))
     except InvalidInputError as exc:
-        if len(text.strip()) >= 8:
-            assert text.strip() not in str(exc)
+        secret_like = text.strip()
+        # Our fixed messages contain plain words ("macaroon format ..."): only text that could be key
+        # material (it has a digit, as hex or base64 of 6+ bytes practically always does) must not appear.
+        if len(secret_like) >= 8 and any(char.isdigit() for char in secret_like):
+            assert secret_like not in str(exc)
 
 
 @pytest.mark.parametrize("value", ["", "   ", "zz-not-a-macaroon-$$", b""])
