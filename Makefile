@@ -45,6 +45,7 @@ test: lint typecheck pytest
 bench: install
 	$(BIN)/python scripts/bench_engine.py
 	$(BIN)/python scripts/bench_node_client.py
+	$(BIN)/python scripts/bench_api.py
 
 # Regenerate the pinned requirement files from pyproject.toml.
 lock: install

@@ -91,7 +91,7 @@ async def main() -> int:
             "MCP_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
             "MCP_ADMIN_API_KEY": ADMIN,
             "MCP_DATA_DIR": workdir,
-            "MCP_RATE_LIMIT_PER_SECOND": "100000",
+            "MCP_RATE_LIMIT_PER_SECOND": "10000",  # the load, not the limiter, is measured
             "MCP_SCHEDULE_ENABLED": "false",
         }
         command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
@@ -104,6 +104,8 @@ async def main() -> int:
                 httpx.AsyncClient(base_url=url, timeout=120) as client,
             ):
                 for _ in range(600):
+                    if server.returncode is not None:
+                        raise RuntimeError(f"the API process exited with {server.returncode}")
                     try:
                         if (await client.get("/ready")).status_code == 200:
                             break
@@ -145,8 +147,9 @@ async def main() -> int:
             for label, (rate, p50, p99) in results.items():
                 print(f"{label:<32} {rate:9.0f} {p50 * 1000:8.1f} {p99 * 1000:8.1f} {rate / baseline:10.2f}x")
         finally:
-            server.terminate()
-            await asyncio.wait_for(server.wait(), timeout=30)
+            if server.returncode is None:
+                server.terminate()
+                await asyncio.wait_for(server.wait(), timeout=30)
             await mongo.stop()
     return 0
 
