@@ -107,7 +107,7 @@ def run_cycle(
     evaluations = [
         ChannelEvaluation(
             channel=channel,
-            peer_alias=_alias(graph, channel.remote_pubkey),
+            peer_alias=graph.alias_of(channel.remote_pubkey),
             decision=decision,
             validation=result,
         )
@@ -151,8 +151,3 @@ def _last_change(channel: Channel, changes: dict[str, list[int]]) -> int | None:
         *([channel.policy_updated_s] if channel.policy_updated_s else []),
     ]
     return max(moments) if moments else None
-
-
-def _alias(graph: ChannelGraph, pubkey: str) -> str:
-    index = graph.index.get(pubkey)
-    return graph.aliases[index] if index is not None else ""

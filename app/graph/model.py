@@ -181,6 +181,11 @@ class ChannelGraph:
         pairs = np.unique(np.stack([low[keep], high[keep]], axis=1), axis=0)
         return np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
 
+    def alias_of(self, pubkey: str) -> str:
+        """The alias of a node, or "" for a pubkey the graph does not know."""
+        index = self.index.get(pubkey)
+        return self.aliases[index] if index is not None else ""
+
     def find_node(self, query: str) -> int:
         """Resolve a pubkey, an exact alias (case-insensitive) or a unique alias prefix to a node index."""
         if query in self.index:

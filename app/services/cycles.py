@@ -108,15 +108,12 @@ class CycleService:
             return {"cycle_id": None, "channels": []}
         cycle_id = last.labels.get("cycle_id", "")
         snapshots = await storage.channels.for_cycle(node.tenant_id, node.id, cycle_id)
-        aliases = self._aliases(node)
+        graph = self.runtime.default_graph.graph
         views = [
-            channel_view(s.channel, aliases.get(s.channel.remote_pubkey, ""), s.score) for s in snapshots
+            channel_view(s.channel, graph.alias_of(s.channel.remote_pubkey) if graph else "", s.score)
+            for s in snapshots
         ]
         return {"cycle_id": cycle_id, "channels": views}
-
-    def _aliases(self, node: NodeRecord) -> dict[str, str]:
-        graph = self.runtime.default_graph.graph
-        return {} if graph is None else dict(zip(graph.pubkeys, graph.aliases, strict=True))
 
     async def score(self, node: NodeRecord, chan_id: str) -> dict[str, Any]:
         """The full score breakdown of one channel from its latest snapshot (cached for 15 min)."""
