@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint typecheck pytest bench lock clean
+.PHONY: run serve keys test install lint typecheck pytest bench lock clean
 
 $(STAMP): requirements-production.txt requirements-dev.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11" >&2; exit 1; }
@@ -21,14 +21,25 @@ install: $(STAMP)
 
 DATA ?= data
 
-# Embedded defaults: MongoDB-wire server under $(DATA)/mongo, in-process cache, keys generated once (0600).
-run: install
+NODE ?= ACINQ
+SERVICE_ENV = MCP_MASTER_KEY_FILE=$(DATA)/master.key MCP_ADMIN_API_KEY_FILE=$(DATA)/admin.key MCP_DATA_DIR=$(DATA) \
+	MCP_SANDBOX_LND_DIR=$(DATA)/sandbox-lnd
+
+# Embedded defaults: MongoDB-wire server under $(DATA)/mongo, in-process cache, keys generated once (0600),
+# and a simulated LND node registered, synced and in shadow mode in the tenant `demo` (app/cli/demo.py).
+run: install keys
+	@echo "==> API on http://$(HOST):$(PORT) with a simulated $(NODE) node (admin key: $(DATA)/admin.key)"
+	$(SERVICE_ENV) $(BIN)/python -m app demo --node "$(NODE)" --host $(HOST) --port $(PORT)
+
+# The API alone on the same defaults, without the demo node.
+serve: install keys
+	@echo "==> API on http://$(HOST):$(PORT)  (admin key: $(DATA)/admin.key)"
+	$(SERVICE_ENV) $(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT)
+
+keys: install
 	@mkdir -p $(DATA) && chmod 700 $(DATA)
 	@test -f $(DATA)/master.key || $(BIN)/python -m app vault genkey --out $(DATA)/master.key
 	@$(BIN)/python -m app admin-key --out $(DATA)/admin.key
-	@echo "==> API on http://$(HOST):$(PORT)  (admin key: $(DATA)/admin.key)"
-	MCP_MASTER_KEY_FILE=$(DATA)/master.key MCP_ADMIN_API_KEY_FILE=$(DATA)/admin.key MCP_DATA_DIR=$(DATA) \
-		$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check app scripts tests

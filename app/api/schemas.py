@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.domain.policy import ChannelPolicy
 from app.storage.records import ApiKeyRecord, ApiKeyRole, ExecutionMode, NodeRecord, TenantRecord
 
 T = TypeVar("T")
@@ -108,3 +109,40 @@ class OptimizeIn(Strict):
     """How to run a cycle."""
 
     mode: ExecutionMode = ExecutionMode.SHADOW
+
+
+class PeerOut(BaseModel):
+    """The remote end of a channel."""
+
+    pubkey: str
+    alias: str
+
+
+class ChannelScoreOut(BaseModel):
+    """A channel's latest score: total, the weight of known heuristics, and each heuristic's value."""
+
+    total: float
+    known_weight: float
+    scores: dict[str, float | None]
+
+
+class ChannelOut(BaseModel):
+    """One channel with its current policy and latest score."""
+
+    chan_id: str
+    scid: str
+    channel_point: str
+    peer: PeerOut
+    capacity_sat: int
+    local_balance_sat: int
+    remote_balance_sat: int
+    local_ratio: float
+    active: bool
+    policy: ChannelPolicy
+    score: ChannelScoreOut | None
+
+
+class ChannelPageOut(PageOut[ChannelOut]):
+    """One page of a node's channels from the sync cycle `cycle_id` (null before the first sync)."""
+
+    cycle_id: str | None

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app.cli import admin_key, sandbox, shadow, vault
+from app.cli import admin_key, demo, sandbox, shadow, vault
 from app.errors import DomainError
 
 
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     shadow.add_parser(commands)
     admin_key.add_parser(commands)
+    demo.add_parser(commands)
     sandbox.add_parser(commands)
     vault.add_parser(commands)
     return parser

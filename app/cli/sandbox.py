@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from app.cli.parent_watch import exit_with_parent
 from app.cli.progress import load_graph_for_cli, note, step
 from app.sandbox.lnd.app import LndSimulator
 from app.sandbox.lnd.auth import Macaroons
@@ -44,11 +45,16 @@ def add_parser(commands: Any) -> None:
     lnd.add_argument(
         "--accept-positive-inbound-fees", action="store_true", help="like LND's flag of the same name"
     )
+    lnd.add_argument(
+        "--exit-with-parent", action="store_true", help="stop when the process that started this one exits"
+    )
     lnd.set_defaults(handler=run_lnd)
 
 
 def run_lnd(args: argparse.Namespace) -> int:
     """Build the simulated node, write its credentials, print where they are and serve."""
+    if args.exit_with_parent:
+        exit_with_parent()
     settings = get_settings()
     graph = load_graph_for_cli(args.graph, settings)
     index = graph.find_node(args.node)

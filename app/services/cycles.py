@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.cache.keys import cache_key
+import orjson
+
+from app.cache.keys import CacheKey, cache_key
 from app.cache.ttl import TtlClass
 from app.domain.decision import DecisionKind
 from app.errors import InvalidInputError, NotFoundError
-from app.services.observe import SYNC_METRIC, ObserveService, channels_key
+from app.services.observe import SYNC_METRIC, ObserveService, channels_cycle_key, channels_key
 from app.services.runtime import ServiceRuntime
 from app.services.views import channel_view, score_view
 from app.storage.paging import Page
@@ -83,23 +85,39 @@ class CycleService:
             **observation.report.summary(),
         }
 
-    async def channels(self, node: NodeRecord, limit: int, cursor: str | None) -> dict[str, Any]:
-        """The latest channel list (hot from cache, else from the last snapshot), paged by chan_id."""
-        listing = await self.runtime.cache.get_json(channels_key(node))
+    async def channel_page(self, node: NodeRecord, limit: int, cursor: str | None) -> bytes:
+        """One page of the latest channel list as JSON bytes, ready to send.
+
+        Pages are cached under the sync cycle they were cut from, so a hot page costs two cache reads
+        and no JSON work, and a page cut from an older list while a sync ran is never served after it.
+        """
+        cache = self.runtime.cache
+        cycle = await cache.get_bytes(channels_cycle_key(node))
+        if cycle is not None:
+            cached = await cache.get_bytes(_page_key(node, cycle.decode(), limit, cursor))
+            if cached is not None:
+                return cached
+        listing = await self._listing(node)
+        page, cursor_known = _cut_page(listing["channels"], limit, cursor)
+        body = orjson.dumps({"cycle_id": listing["cycle_id"], **page})
+        if cursor_known and listing["cycle_id"]:  # unknown cursors are not worth a cache entry each
+            await cache.set_bytes(
+                _page_key(node, listing["cycle_id"], limit, cursor), body, TtlClass.CHANNELS
+            )
+        return body
+
+    async def _listing(self, node: NodeRecord) -> dict[str, Any]:
+        """The latest channel list: hot from cache, else rebuilt from the last snapshot and cached."""
+        cache = self.runtime.cache
+        listing = await cache.get_json(channels_key(node))
         if listing is None:
             listing = await self._channels_from_storage(node)
-            await self.runtime.cache.set_json(channels_key(node), listing, TtlClass.CHANNELS)
-        items = listing["channels"]
-        start = 0
-        if cursor:
-            start = next((i + 1 for i, item in enumerate(items) if item["chan_id"] == cursor), len(items))
-        page = items[start : start + limit]
-        more = start + limit < len(items)
-        return {
-            "cycle_id": listing["cycle_id"],
-            "items": page,
-            "next_cursor": page[-1]["chan_id"] if more else None,
-        }
+            await cache.set_json(channels_key(node), listing, TtlClass.CHANNELS)
+            if listing["cycle_id"]:
+                await cache.set_bytes(
+                    channels_cycle_key(node), listing["cycle_id"].encode(), TtlClass.CHANNELS
+                )
+        return dict(listing)
 
     async def _channels_from_storage(self, node: NodeRecord) -> dict[str, Any]:
         storage = self.runtime.storage
@@ -162,3 +180,20 @@ class CycleService:
     async def shadow_report(self, node: NodeRecord, days: int) -> ShadowReport:
         """What shadow mode would have changed, per day and per channel."""
         return await self.runtime.storage.decisions.shadow_report(node.tenant_id, node.id, days=days)
+
+
+def _page_key(node: NodeRecord, cycle_id: str, limit: int, cursor: str | None) -> CacheKey:
+    return cache_key(node.tenant_id, node.id, "channels-page", cycle_id, limit, cursor or "")
+
+
+def _cut_page(items: list[dict[str, Any]], limit: int, cursor: str | None) -> tuple[dict[str, Any], bool]:
+    """The page after `cursor` (a chan_id) and whether the cursor named a listed channel."""
+    start = 0
+    known = cursor is None
+    if cursor:
+        found = next((i + 1 for i, item in enumerate(items) if item["chan_id"] == cursor), None)
+        known = found is not None
+        start = len(items) if found is None else found
+    page = items[start : start + limit]
+    more = start + limit < len(items)
+    return {"items": page, "next_cursor": page[-1]["chan_id"] if more else None}, known

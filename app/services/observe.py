@@ -7,9 +7,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from app.cache.keys import cache_key
+from app.cache.keys import CacheKey, cache_key
 from app.cache.ttl import TtlClass
 from app.domain.forwarding import PolicyChange
 from app.domain.snapshot import NodeSnapshot
@@ -149,12 +148,23 @@ class ObserveService:
                             name="balance.local_sat", value=float(local)),
             ]
         )  # fmt: skip
-        views = [channel_view(e.channel, e.peer_alias, e.decision.breakdown) for e in evaluations]
+        # Ordered by chan_id like the stored snapshots, so a page cursor means the same in a rebuilt list.
+        ordered = sorted(evaluations, key=lambda e: int(e.channel.chan_id))
+        views = [channel_view(e.channel, e.peer_alias, e.decision.breakdown) for e in ordered]
         await runtime.cache.invalidate_node(node.tenant_id, node.id)
         await runtime.cache.set_json(channels_key(node), {"cycle_id": observation.cycle_id, "channels": views},
                                      TtlClass.CHANNELS)  # fmt: skip
+        # Written after the list: a reader that sees this cycle id finds its list (or rebuilds it).
+        await runtime.cache.set_bytes(
+            channels_cycle_key(node), observation.cycle_id.encode(), TtlClass.CHANNELS
+        )
 
 
-def channels_key(node: NodeRecord) -> Any:
+def channels_key(node: NodeRecord) -> CacheKey:
     """Cache key of a node's current channel list."""
     return cache_key(node.tenant_id, node.id, "channels")
+
+
+def channels_cycle_key(node: NodeRecord) -> CacheKey:
+    """Cache key of the sync cycle the cached channel list and its pages come from."""
+    return cache_key(node.tenant_id, node.id, "channels-cycle")

@@ -23,9 +23,9 @@ from app.sandbox.lnd.faults import FaultPlan, TransportRegistry
 from app.sandbox.lnd.node import SimulatedNode
 from app.sandbox.lnd.tls import TlsFiles, write_certificate, write_secret
 from app.sandbox.state import SandboxState
+from app.serving import url_host, wait_listening
 
 ROOT_KEY_FILE = "macaroon-root.key"
-START_TIMEOUT_S = 20.0
 
 
 def tracking_protocol(registry: TransportRegistry) -> type[H11Protocol]:
@@ -145,8 +145,8 @@ async def running_simulator(
         server = uvicorn.Server(server_config(app, host, port, files))
         task = asyncio.create_task(server.serve())
         try:
-            bound = await _wait_started(server, task)
-            url = f"{'https' if tls else 'http'}://{_url_host(host)}:{bound}"
+            bound = await wait_listening(server, task)
+            url = f"{'https' if tls else 'http'}://{url_host(host)}:{bound}"
             yield SimulatorHandle(
                 url, app, files.cert_pem if files else None, files.cert_path if files else None
             )
@@ -161,8 +161,8 @@ async def serve(
     """Serve until uvicorn is told to stop (Ctrl-C / SIGTERM); `on_ready(url)` once it listens."""
     server = uvicorn.Server(server_config(app, host, port, tls))
     task = asyncio.create_task(server.serve())
-    bound = await _wait_started(server, task)
-    on_ready(f"{'https' if tls else 'http'}://{_url_host(host)}:{bound}")
+    bound = await wait_listening(server, task)
+    on_ready(f"{'https' if tls else 'http'}://{url_host(host)}:{bound}")
     await task
 
 
@@ -191,23 +191,3 @@ def load_root_key(directory: Path) -> bytes:
     key = secrets.token_bytes(32)
     write_secret(path, key)
     return key
-
-
-async def _wait_started(server: uvicorn.Server, task: asyncio.Task[None]) -> int:
-    """Wait for uvicorn to listen (it offers no start-up event) and return the bound port."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + START_TIMEOUT_S
-    while not server.started:
-        if task.done():
-            task.result()  # surfaces the start-up error
-            raise RuntimeError("the simulator's server stopped before it started listening")
-        if loop.time() > deadline:
-            server.should_exit = True
-            raise TimeoutError("the simulator's server did not start listening")
-        await asyncio.sleep(0.01)
-    sockets = [sock for listener in server.servers for sock in (listener.sockets or ())]
-    return int(sockets[0].getsockname()[1])
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,33 @@
+"""Helpers for running uvicorn servers inside our own event loop (the demo, the simulator, benchmarks)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Final
+
+import uvicorn
+
+START_TIMEOUT_S: Final = 20.0
+
+
+async def wait_listening(
+    server: uvicorn.Server, task: asyncio.Task[None], timeout_s: float = START_TIMEOUT_S
+) -> int:
+    """Wait for uvicorn to listen (it offers no start-up event) and return the bound port."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not server.started:
+        if task.done():
+            task.result()  # surfaces the start-up error
+            raise RuntimeError("the server stopped before it started listening")
+        if loop.time() > deadline:
+            server.should_exit = True
+            raise TimeoutError("the server did not start listening in time")
+        await asyncio.sleep(0.01)
+    sockets = [sock for listener in server.servers for sock in (listener.sockets or ())]
+    return int(sockets[0].getsockname()[1])
+
+
+def url_host(host: str) -> str:
+    """`host` as it appears in a URL (IPv6 literals in brackets)."""
+    return f"[{host}]" if ":" in host else host

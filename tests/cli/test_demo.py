@@ -1,0 +1,175 @@
+"""`python -m app demo` (what `make run` starts) as an operator runs it, and the README's curl blocks against it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from app.graph.synthetic import generate_graph_document
+from app.security.keys import generate_key_file
+from app.security.private_files import write_private_file
+from app.settings import PROJECT_ROOT
+
+README = PROJECT_ROOT / "README.md"
+WALKTHROUGH_MARK = "<!-- README walkthrough:"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def walkthrough_blocks() -> list[str]:
+    """The shell blocks the README marks as its walkthrough, in order."""
+    text = README.read_text()
+    blocks = re.findall(re.escape(WALKTHROUGH_MARK) + r"[^\n]*\n```sh\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 2, "the README lost a marked walkthrough block"
+    return blocks
+
+
+class Demo:
+    """One `python -m app demo` process in `workdir`, with its stdout banner parsed."""
+
+    def __init__(self, workdir: Path, sandbox_port: int, node: str = "ACINQ (synthetic)") -> None:
+        self.workdir = workdir
+        self.stderr = open(workdir / f"demo-{time.monotonic_ns()}.err", "w")  # noqa: SIM115 (closed in stop)
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "MCP_DATA_DIR": "data",
+            "MCP_SANDBOX_LND_DIR": "data/sandbox-lnd",
+            "MCP_MASTER_KEY_FILE": "data/master.key",
+            "MCP_ADMIN_API_KEY_FILE": "data/admin.key",
+            "MCP_GRAPH_FILE": str(workdir / "graph.json"),
+            "MCP_CENTRALITY_SAMPLES": "32",
+            "MCP_CLOSENESS_SAMPLES": "32",
+        }
+        env.pop("MCP_MONGODB_URL", None)  # the embedded default, as make run has it
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app", "demo", "--node", node, "--port", "0", "--sandbox-port", str(sandbox_port)],
+            cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+        )  # fmt: skip
+        self.banner: dict[str, str] = {}
+
+    def wait_banner(self, deadline_s: float = 180.0) -> dict[str, str]:
+        """Read stdout until the `try:` line; fail with the process's stderr if it exits first."""
+        assert self.process.stdout is not None
+        started = time.monotonic()
+        while "try" not in self.banner:
+            line = self.process.stdout.readline()
+            if not line:
+                raise AssertionError(f"demo exited with {self.process.wait()}: {self.errors()}")
+            key, _, value = line.strip().partition(" ")
+            self.banner[key.rstrip(":")] = value.strip()
+            assert time.monotonic() - started < deadline_s, self.errors()
+        return self.banner
+
+    @property
+    def api_url(self) -> str:
+        return self.banner["API"].split()[0]
+
+    def stop(self) -> int:
+        """Ctrl-C, as an operator stops `make run`; the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(timeout=60)
+        self.stderr.close()
+        return code
+
+    def errors(self) -> str:
+        return Path(self.stderr.name).read_text()[-3000:]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A project-like directory: data/ (0700) with the master and admin keys make run writes, and a small graph."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    generate_key_file(data / "master.key")
+    write_private_file(data / "admin.key", b"mcp_admin_demo_test_key\n")
+    document = generate_graph_document(seed=9, node_count=300, channel_count=900)
+    (tmp_path / "graph.json").write_bytes(orjson.dumps(document))
+    return tmp_path
+
+
+def simulator_running(workdir: Path) -> bool:
+    found = subprocess.run(["pgrep", "-f", f"sandbox lnd .*{workdir}"], capture_output=True, check=False)
+    return found.returncode == 0
+
+
+def run_block(block: str, api_url: str, workdir: Path, prefix: str = "") -> list[dict[str, Any]]:
+    """Run a README block as written (only the API's port differs) and parse the JSON bodies curl printed."""
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", prefix + block.replace("http://127.0.0.1:8000", api_url)],
+        cwd=workdir, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, f"{done.returncode}\n{done.stdout}\n{done.stderr}"
+    decoder, bodies, position = json.JSONDecoder(), [], 0
+    text = done.stdout
+    while position < len(text):
+        body, position = decoder.raw_decode(text, position)
+        bodies.append(body)
+        while position < len(text) and text[position].isspace():
+            position += 1
+    return bodies
+
+
+def test_demo_sets_up_a_synced_shadow_node_and_the_readme_walkthrough_works(workdir: Path):
+    sandbox_port = free_port()
+    demo = Demo(workdir, sandbox_port)
+    try:
+        banner = demo.wait_banner()
+        assert "mode shadow" in banner["node"] and "SIMULATED LND" in banner["node"]
+        key_file, node_file = workdir / "data" / "demo.key", workdir / "data" / "demo.node"
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        key, node_id = key_file.read_text().strip(), node_file.read_text().strip()
+        assert key not in "\n".join(banner.values()) + demo.errors()  # in its file, never printed
+
+        demo_block, tenant_block = walkthrough_blocks()
+        ready, channels, score, optimized, decisions, report = run_block(demo_block, demo.api_url, workdir)
+        assert ready["status"] == "ready"
+        assert len(channels["items"]) == 2 and channels["next_cursor"] == channels["items"][1]["chan_id"]
+        assert len(score["scores"]) == 8
+        assert optimized["mode"] == "shadow" and optimized["channels"] > 0
+        assert all(item["status"] == "approved" for item in decisions["items"])
+        assert report["total"] >= len(decisions["items"])
+        # Run before the key is set, the block needs $API and $NODE from the first one.
+        prefix = f"API={demo.api_url}\nNODE={node_id}\n"
+        own_nodes, refused = run_block(tenant_block, demo.api_url, workdir, prefix)
+        assert own_nodes == {"items": [], "next_cursor": None}
+        assert refused["error"]["code"] == "not_found"  # the README says so: another tenant's node
+    finally:
+        code = demo.stop()
+    assert code == 0, demo.errors()
+    assert not simulator_running(workdir)
+
+    # Again on the same data directory: the same key and the same node, synced again.
+    again = Demo(workdir, sandbox_port)
+    try:
+        again.wait_banner()
+        assert (workdir / "data" / "demo.key").read_text().strip() == key
+        assert (workdir / "data" / "demo.node").read_text().strip() == node_id
+    finally:
+        assert again.stop() == 0, again.errors()
+
+
+def test_demo_with_an_unknown_node_exits_with_a_clear_error(workdir: Path):
+    demo = Demo(workdir, free_port(), node="no such node anywhere")
+    assert demo.process.stdout is not None
+    assert demo.process.stdout.read() == ""
+    code = demo.stop()
+    assert code == 2
+    assert "error: the LND simulator exited with code" in demo.errors()
