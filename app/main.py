@@ -18,6 +18,7 @@ from app.api.request_id import RequestIdMiddleware
 from app.api.routes.accounts import router as accounts_router
 from app.api.routes.cycles import router as cycles_router
 from app.api.routes.nodes import router as nodes_router
+from app.api.schemas import ERROR_RESPONSES
 from app.cache.facade import Cache
 from app.engine.profile import load_profiles
 from app.graph.centrality import CentralityScores, centrality_for
@@ -162,6 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Lightning fee control plane", version="0.2.0", lifespan=lifespan)
     app.add_middleware(RequestIdMiddleware)
     register_error_handlers(app)
-    for router in (health_router, accounts_router, nodes_router, cycles_router):
-        app.include_router(router)
+    app.include_router(health_router)
+    for router in (accounts_router, nodes_router, cycles_router):
+        app.include_router(router, responses=ERROR_RESPONSES)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.errors import AuthenticationError, StorageUnavailableError
 from app.services.accounts import AccountService, Principal
@@ -34,14 +35,21 @@ def get_accounts(request: Request) -> AccountService:
 Accounts = Annotated[AccountService, Depends(get_accounts)]
 
 
-async def get_principal(request: Request, accounts: Accounts, runtime: Runtime) -> Principal:
+# Declares the scheme in the OpenAPI (the Authorize button of /docs); the check and its error are ours.
+bearer_scheme = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer <key>`")
+
+
+async def get_principal(
+    accounts: Accounts,
+    runtime: Runtime,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
     """The caller behind `Authorization: Bearer <key>`, rate-limited per key."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = credentials.credentials.strip() if credentials is not None else ""
+    if not token:
         raise AuthenticationError("missing API key: send Authorization: Bearer <key>")
     try:
-        principal = await accounts.authenticate(token.strip())
+        principal = await accounts.authenticate(token)
     except StorageUnavailableError:
         raise StorageUnavailableError("storage is unavailable, so API keys cannot be checked") from None
     await runtime.limiter.check(principal.key_id)

@@ -19,6 +19,35 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code, a message safe to show, and structured details."""
+
+    code: str
+    message: str
+    details: dict[str, Any] | list[Any]
+
+
+class ErrorOut(BaseModel):
+    """The body of every 4xx and 5xx answer."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in (
+        (400, "the body is not valid JSON"),
+        (401, "missing, unknown or revoked API key"),
+        (403, "the key's role or kind may not do this"),
+        (404, "no such resource in the caller's tenant"),
+        (409, "the resource changed or already exists"),
+        (422, "the request is invalid; `details` names each problem"),
+        (429, "this key's rate limit; see Retry-After"),
+        (503, "storage or the node is unavailable (read-only or degraded)"),
+    )
+}
+
+
 class PageOut(BaseModel, Generic[T]):
     """One page of a list and the cursor of the next (null at the end)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -105,25 +106,32 @@ def service_settings(tmp_path: Path, url: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-@pytest.fixture
-async def service(tmp_path: Path, mongo_url: str) -> AsyncIterator[Service]:  # noqa: F811
+@contextlib.asynccontextmanager
+async def running_service(tmp_path: Path, url: str, **overrides: Any) -> AsyncIterator[Service]:
     """The API over HTTP with a TLS LND simulator node beside it; waits until the graph is ready."""
     graph = generate_graph(seed=GRAPH_SEED, node_count=GRAPH_NODES, channel_count=GRAPH_CHANNELS)
     state = generate_sandbox_state(graph, 0, seed=5)
-    settings = service_settings(tmp_path, mongo_url)
+    settings = service_settings(tmp_path, url, **overrides)
     async with running_simulator(SimulatedNode(state, graph), tls=True) as simulator:
         app = create_app(settings)
-        server, task, url = await serve(app)
+        server, task, base_url = await serve(app)
         try:
-            async with httpx.AsyncClient(base_url=url) as probe:
+            async with httpx.AsyncClient(base_url=base_url) as probe:
                 for _ in range(600):
                     if (await probe.get("/ready")).status_code == 200:
                         break
                     await asyncio.sleep(0.05)
-            yield Service(url=url, settings=settings, simulator=simulator, app=app)
+            yield Service(url=base_url, settings=settings, simulator=simulator, app=app)
         finally:
             server.should_exit = True
             await task
+
+
+@pytest.fixture
+async def service(tmp_path: Path, mongo_url: str) -> AsyncIterator[Service]:  # noqa: F811
+    """The API with a simulator node, on the in-memory Mongo-wire server and the in-process cache."""
+    async with running_service(tmp_path, mongo_url) as running:
+        yield running
 
 
 async def tenant_with_key(service: Service, name: str, role: str = "admin") -> tuple[str, str]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Body, Response, status
+from fastapi import APIRouter, Response, status
 
 from app.api.deps import AdministeredNode, CurrentPrincipal, Cursor, Limit, Nodes, OperatedNode, ViewedNode
 from app.api.schemas import NodeOut, PageOut, RegisteredNodeOut
@@ -55,6 +53,6 @@ async def get_settings(node: ViewedNode, nodes: Nodes) -> NodeSettings:
 
 
 @router.put("/{node_id}/settings")
-async def put_settings(node: OperatedNode, nodes: Nodes, body: dict[str, Any] = Body(...)) -> NodeSettings:
+async def put_settings(node: OperatedNode, nodes: Nodes, body: NodeSettings) -> NodeSettings:
     """Replace the settings; limits are checked with the validator's own bounds."""
-    return await nodes.update_settings(node.tenant_id, node.id, body)
+    return await nodes.update_settings(node.tenant_id, node.id, body.model_dump(mode="json"))
