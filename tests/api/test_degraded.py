@@ -1,4 +1,4 @@
-"""READ_ONLY mode: the real Mongo-wire server is stopped mid-run; reads come from cache, writes get 503."""
+"""Degraded modes with real servers stopped mid-run: READ_ONLY (Mongo-wire server) and CACHE_DEGRADED (Redis)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
+from app.cache.redis_server import RedisServer
 from app.graph.synthetic import generate_graph
 from app.main import create_app
 from app.sandbox.lnd.node import SimulatedNode
@@ -20,6 +22,7 @@ from tests.api.conftest import (
     GRAPH_NODES,
     GRAPH_SEED,
     Service,
+    running_service,
     serve,
     service_settings,
     tenant_with_key,
@@ -82,3 +85,41 @@ async def test_storage_outage_serves_reads_from_cache_refuses_writes_and_recover
         finally:
             server.should_exit = True
             await task
+
+
+async def test_redis_outage_serves_from_memory_keeps_writing_and_hands_back_without_stale_pages(
+    tmp_path: Path, mongo_url: str
+):
+    with RedisServer() as redis:
+        overrides = {"redis_url": SecretStr(redis.url), "cache_probe_interval_s": 0.2}
+        async with running_service(tmp_path, mongo_url, **overrides) as service:
+            _, key = await tenant_with_key(service, "redis-outage")
+            async with service.client(key) as api, httpx.AsyncClient(base_url=service.url) as probe:
+                ready = await wait_for_mode(probe, "full")
+                assert ready.json()["cache"] == "redis"
+                node_id = (await api.post("/api/v1/nodes", json=service.lnd_registration())).json()["node"][
+                    "id"
+                ]
+                channels = f"/api/v1/nodes/{node_id}/channels"
+                first = (await api.post(f"/api/v1/nodes/{node_id}/sync")).json()["cycle_id"]
+                assert (await api.get(channels)).json()["cycle_id"] == first  # now cached in Redis
+
+                redis.stop(persist=True)  # its data, first cycle included, comes back on restart
+                ready = await wait_for_mode(probe, "cache_degraded")
+                assert ready.status_code == 200 and ready.json()["cache"] == "cache_degraded"
+                metrics = (await probe.get("/metrics")).text
+                assert "mcp_cache_degraded 1.0" in metrics
+                during = await api.get(channels)
+                assert during.status_code == 200 and during.json()["cycle_id"] == first
+                second = await api.post(f"/api/v1/nodes/{node_id}/sync")  # writes go on: storage is fine
+                assert second.status_code == 200
+                assert (await api.get(channels)).json()["cycle_id"] == second.json()["cycle_id"]
+                assert (await api.put(f"/api/v1/nodes/{node_id}/settings", json={})).status_code == 200
+
+                redis.start()
+                ready = await wait_for_mode(probe, "full")
+                assert ready.json()["cache"] == "redis"
+                assert "mcp_cache_degraded 0.0" in (await probe.get("/metrics")).text
+                # Redis still held the first cycle's list and pages; the hand-back erased them.
+                after = await api.get(channels)
+                assert after.status_code == 200 and after.json()["cycle_id"] == second.json()["cycle_id"]
