@@ -29,7 +29,7 @@ from app.scheduler.runner import CycleScheduler
 from app.security.private_files import read_private_file
 from app.security.vault import Vault, load_keyring
 from app.services.accounts import AccountService
-from app.services.clients import NodeClientRegistry
+from app.services.clients import NodeClientRegistry, transport_settings
 from app.services.graphs import GraphCache
 from app.services.runtime import ServiceRuntime
 from app.settings import Settings, get_settings
@@ -107,7 +107,7 @@ async def build_runtime(
     await cache.start()
     stack.push_async_callback(bounded(cache.close, "cache"))
     vault = Vault(load_keyring(settings), storage.audit_sink)
-    clients = NodeClientRegistry(storage, vault)
+    clients = NodeClientRegistry(storage, vault, transport_settings(settings.node_circuit_cooldown_s))
     stack.push_async_callback(bounded(clients.close, "node clients"))
     return ServiceRuntime(
         settings=settings,

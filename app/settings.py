@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     schedule_enabled: bool = Field(default=True, description="run periodic shadow cycles for every node")
     schedule_interval_s: float = Field(default=3600.0, ge=60, description="seconds between scheduled passes")
     schedule_jitter_s: float = Field(default=300.0, ge=0, description="random extra delay per pass")
+    node_circuit_cooldown_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="how long a node's open circuit refuses calls before one probe",
+    )
     # Storage (app/storage/): unset URL means an embedded nx-27017 under data_dir. The URL may hold a password.
     mongodb_url: SecretStr | None = Field(
         default=None, description="mongodb:// URL of an external MongoDB; never logged"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from app.resilience.circuit import CircuitState
 from app.resilience.modes import ServiceMode
 from app.runtime import GraphState
 
@@ -29,7 +31,9 @@ async def ready(request: Request) -> dict[str, Any] | JSONResponse:
     body: dict[str, Any] = {"mode": mode.value}
     if runtime is not None:
         body["cache"] = runtime.cache.stats().mode.value
-        body["nodes"] = {node: state.value for node, state in runtime.clients.circuit_states().items()}
+        # Counts only: this route is open, and node ids belong to their tenants.
+        circuits = Counter(state.value for state in runtime.clients.circuit_states().values())
+        body["node_circuits"] = {state.value: circuits.get(state.value, 0) for state in CircuitState}
     if state.ready and state.graph is not None and state.centrality is not None:
         body["graph"] = {
             "source": state.graph.source,

@@ -23,6 +23,7 @@ class TickReport:
 
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # another replica holds the node's lease
+    unreachable: list[str] = field(default_factory=list)  # circuit open: nothing runs against the node
     failed: dict[str, str] = field(default_factory=dict)
 
 
@@ -42,8 +43,8 @@ class CycleScheduler:
             await asyncio.sleep(self.interval_s + random.uniform(0, self.jitter_s))
             try:
                 report = await self.tick()
-                log.info("scheduled cycles: %d ran, %d skipped, %d failed",
-                         len(report.ran), len(report.skipped), len(report.failed))  # fmt: skip
+                log.info("scheduled cycles: %d ran, %d skipped, %d unreachable, %d failed", len(report.ran),
+                         len(report.skipped), len(report.unreachable), len(report.failed))  # fmt: skip
             except DomainError as exc:  # storage down: try again next interval
                 log.warning("scheduled pass skipped: %s", exc.message)
 
@@ -74,6 +75,9 @@ class CycleScheduler:
             cursor = tenants.next_cursor
 
     async def _run_one(self, node: NodeRecord, report: TickReport) -> None:
+        if self.runtime.clients.unreachable(node.id):  # NODE_UNREACHABLE: wait for the circuit's probe
+            report.unreachable.append(node.id)
+            return
         leases = self.runtime.storage.leases
         name = f"cycle/{node.tenant_id}/{node.id}"
         holder = self.runtime.instance_id

@@ -8,7 +8,8 @@ import json
 from app.nodes.base import NodeClient
 from app.nodes.lnbits import LnbitsClient
 from app.nodes.lnd_rest import LndRestClient
-from app.resilience.circuit import CircuitState
+from app.nodes.transport import TransportSettings
+from app.resilience.circuit import CircuitSettings, CircuitState
 from app.security.vault import CredentialContext, CredentialKind, Vault
 from app.storage.database import Storage
 from app.storage.records import NodeBackend, NodeRecord
@@ -27,9 +28,10 @@ def credential_context(node: NodeRecord) -> CredentialContext:
 class NodeClientRegistry:
     """Builds clients from node records and vault credentials; decrypts once per client, audited."""
 
-    def __init__(self, storage: Storage, vault: Vault) -> None:
+    def __init__(self, storage: Storage, vault: Vault, transport: TransportSettings | None = None) -> None:
         self._storage = storage
         self._vault = vault
+        self._transport = transport or TransportSettings()
         self._clients: dict[str, NodeClient] = {}
         self._lock = asyncio.Lock()
 
@@ -47,9 +49,17 @@ class NodeClientRegistry:
         secret = await self._storage.secrets.get_for(context)
         plaintext = await self._vault.decrypt(secret, context, actor=actor, purpose="connect to node")
         if node.backend is NodeBackend.LND:
-            return LndRestClient(node.id, node.url, plaintext, tls_cert_pem=node.tls_cert_pem)
+            return LndRestClient(
+                node.id, node.url, plaintext, tls_cert_pem=node.tls_cert_pem, settings=self._transport
+            )
         credentials = json.loads(plaintext)
-        return LnbitsClient(node.id, node.url, credentials["admin_token"], credentials.get("wallet_api_key"))
+        return LnbitsClient(
+            node.id,
+            node.url,
+            credentials["admin_token"],
+            credentials.get("wallet_api_key"),
+            settings=self._transport,
+        )
 
     async def drop(self, node_id: str) -> None:
         """Close and forget a node's client (node deleted or credentials replaced)."""
@@ -57,6 +67,11 @@ class NodeClientRegistry:
             client = self._clients.pop(node_id, None)
         if client is not None:
             await client.aclose()
+
+    def unreachable(self, node_id: str) -> bool:
+        """True while the node's circuit is open (calls are refused until the cool-down ends)."""
+        client = self._clients.get(node_id)
+        return client is not None and client.circuit_state is CircuitState.OPEN
 
     def circuit_states(self) -> dict[str, CircuitState]:
         """Circuit state of every live client, by node id."""
@@ -68,3 +83,8 @@ class NodeClientRegistry:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.aclose()
+
+
+def transport_settings(cooldown_s: float) -> TransportSettings:
+    """Per-node transport defaults with the configured circuit cool-down."""
+    return TransportSettings(circuit=CircuitSettings(cooldown_s=cooldown_s))

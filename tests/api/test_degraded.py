@@ -13,15 +13,18 @@ from pydantic import SecretStr
 from app.cache.redis_server import RedisServer
 from app.graph.synthetic import generate_graph
 from app.main import create_app
+from app.sandbox.lnd.faults import FaultPlan
 from app.sandbox.lnd.node import SimulatedNode
 from app.sandbox.lnd.server import running_simulator
 from app.sandbox.state import generate_sandbox_state
+from app.scheduler.runner import CycleScheduler
 from app.storage.embedded import EmbeddedMongo
 from tests.api.conftest import (
     GRAPH_CHANNELS,
     GRAPH_NODES,
     GRAPH_SEED,
     Service,
+    dump,
     running_service,
     serve,
     service_settings,
@@ -123,3 +126,35 @@ async def test_redis_outage_serves_from_memory_keeps_writing_and_hands_back_with
                 # Redis still held the first cycle's list and pages; the hand-back erased them.
                 after = await api.get(channels)
                 assert after.status_code == 200 and after.json()["cycle_id"] == second.json()["cycle_id"]
+
+
+async def test_unreachable_node_opens_its_circuit_stops_its_cycles_and_recovers(
+    tmp_path: Path, mongo_url: str
+):
+    async with running_service(tmp_path, mongo_url, node_circuit_cooldown_s=2.0) as service:
+        _, key = await tenant_with_key(service, "flaky-node")
+        async with service.client(key) as api, httpx.AsyncClient(base_url=service.url) as probe:
+            node_id = (await api.post("/api/v1/nodes", json=service.lnd_registration())).json()["node"]["id"]
+            assert (await api.post(f"/api/v1/nodes/{node_id}/sync")).status_code == 200
+            service.simulator.set_faults(FaultPlan(error_rate=1.0, error_status=503))
+            for _ in range(10):  # each sync retries, then fails; the circuit counts every failure
+                failed = await api.post(f"/api/v1/nodes/{node_id}/sync")
+                assert failed.status_code in (502, 503, 504), dump(failed)
+                if (await probe.get("/ready")).json()["mode"] == "node_unreachable":
+                    break
+            ready = await wait_for_mode(probe, "node_unreachable")
+            assert ready.status_code == 200 and ready.json()["node_circuits"]["open"] == 1
+            assert node_id not in ready.text  # an open route: counts only, never another tenant's ids
+
+            refused = await api.post(f"/api/v1/nodes/{node_id}/optimize", json={"mode": "shadow"})
+            assert refused.status_code == 503 and refused.json()["error"]["code"] == "upstream_unavailable"
+            assert (await api.get(f"/api/v1/nodes/{node_id}/channels")).status_code == 200  # reads go on
+            scheduler = CycleScheduler(service.app.state.runtime, interval_s=3600, jitter_s=0, lease_s=600)
+            tick = await scheduler.tick()
+            assert tick.unreachable == [node_id] and tick.ran == [] and tick.failed == {}
+
+            service.simulator.set_faults(FaultPlan())
+            await asyncio.sleep(2.1)  # the cool-down ends; the next call is the half-open probe
+            assert (await api.post(f"/api/v1/nodes/{node_id}/sync")).status_code == 200
+            ready = await wait_for_mode(probe, "full")
+            assert ready.json()["node_circuits"]["closed"] == 1
