@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import PurePath
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -36,7 +37,7 @@ async def ready(request: Request) -> dict[str, Any] | JSONResponse:
         body["node_circuits"] = {state.value: circuits.get(state.value, 0) for state in CircuitState}
     if state.ready and state.graph is not None and state.centrality is not None:
         body["graph"] = {
-            "source": state.graph.source,
+            "source": PurePath(state.graph.source).name,  # an open route: the file's name, not its path
             "synthetic": state.graph.synthetic,
             "nodes": state.graph.node_count,
             "channels": state.graph.edge_count,

@@ -28,6 +28,7 @@ async def test_health_ready_and_metrics(service: Service):
         body = ready.json()
         assert body["mode"] == "full" and body["cache"] == "memory_only"
         assert body["graph"]["nodes"] == 400
+        assert body["graph"]["source"] == "graph.json"  # its name; the open route shows no paths
         metrics = await client.get("/metrics")
         assert metrics.status_code == 200
         assert "mcp_service_mode" in metrics.text and "mcp_centrality_seconds" in metrics.text
