@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from app.cache.keys import cache_key
 from app.cache.ttl import TtlClass
@@ -19,35 +19,57 @@ from app.storage.paging import Page
 from app.storage.records import NodeBackend, NodeRecord, NodeUpdate
 
 
-class NodeRegistration(BaseModel):
-    """What an operator sends to register a node."""
+class _Registration(BaseModel):
+    """What every registration carries: a name, where the node answers, and its settings."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    backend: Literal["lnd", "lnbits"]
     url: str = Field(
         min_length=1, max_length=2_000, description="https://host:8080 (LND REST) or the LNbits URL"
     )
-    macaroon: SecretStr | None = Field(default=None, description="LND: hex or base64")
-    tls_cert_pem: str | None = Field(default=None, max_length=20_000, description="LND: its tls.cert, to pin")
-    admin_token: SecretStr | None = Field(default=None, description="LNbits: Bearer token of an admin user")
-    wallet_api_key: SecretStr | None = Field(default=None, description="LNbits: wallet key for the balance")
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: NodeSettings = Field(default_factory=NodeSettings)
 
-    @model_validator(mode="after")
-    def _credentials_match_backend(self) -> NodeRegistration:
-        """Each backend needs its own credential and nothing of the other's."""
-        parsed = urlparse(self.url)
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        """An http(s) URL with a host; nothing else reaches a node client."""
+        parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError("url must be an http(s) URL with a host")
-        if self.backend == "lnd" and (self.macaroon is None or self.admin_token is not None):
-            raise ValueError("an lnd node needs `macaroon` (and no `admin_token`)")
-        if self.backend == "lnbits" and (self.admin_token is None or self.macaroon is not None):
-            raise ValueError("an lnbits node needs `admin_token` (and no `macaroon`)")
-        if self.tls_cert_pem is not None and "BEGIN CERTIFICATE" not in self.tls_cert_pem:
+        return url
+
+
+class LndRegistration(_Registration):
+    """An LND node over REST: a macaroon and, for its self-signed certificate, the tls.cert to pin."""
+
+    backend: Literal["lnd"]
+    macaroon: SecretStr = Field(
+        min_length=1, description="hex or base64; info:read, offchain:read/write suffice"
+    )
+    tls_cert_pem: str | None = Field(
+        default=None, max_length=20_000, description="the node's tls.cert, to pin"
+    )
+
+    @field_validator("tls_cert_pem")
+    @classmethod
+    def _pem(cls, pem: str | None) -> str | None:
+        """A PEM certificate, or nothing (then the system CAs verify the node)."""
+        if pem is not None and "BEGIN CERTIFICATE" not in pem:
             raise ValueError("tls_cert_pem must be a PEM certificate")
-        return self
+        return pem
+
+
+class LnbitsRegistration(_Registration):
+    """An LNbits node API: a Bearer token of an admin user (a super user to write fees)."""
+
+    backend: Literal["lnbits"]
+    admin_token: SecretStr = Field(min_length=1, description="Bearer token of an admin user")
+    wallet_api_key: SecretStr | None = Field(default=None, description="wallet key, for the balance")
+
+
+# What an operator sends to register a node; `backend` decides which credential is required.
+NodeRegistration = Annotated[LndRegistration | LnbitsRegistration, Field(discriminator="backend")]
 
 
 class NodeService:
@@ -56,17 +78,21 @@ class NodeService:
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
 
-    async def register(self, tenant_id: str, request: NodeRegistration) -> tuple[NodeRecord, list[str]]:
+    async def register(
+        self, tenant_id: str, request: LndRegistration | LnbitsRegistration
+    ) -> tuple[NodeRecord, list[str]]:
         """Store the node and its encrypted credential; returns warnings about the credential."""
         runtime = self.runtime
-        settings = parse_node_settings(request.settings, runtime.profiles, runtime.settings.profile)
+        settings = parse_node_settings(
+            request.settings.model_dump(mode="json"), runtime.profiles, runtime.settings.profile
+        )
         secret, warnings = self._credential(request)
         node = NodeRecord(
             tenant_id=tenant_id,
             name=request.name,
             backend=NodeBackend(request.backend),
             url=request.url.rstrip("/"),
-            tls_cert_pem=request.tls_cert_pem,
+            tls_cert_pem=request.tls_cert_pem if isinstance(request, LndRegistration) else None,
             credential_id="pending",
             settings=settings.model_dump(mode="json"),
         )
@@ -81,15 +107,14 @@ class NodeService:
         return node, warnings
 
     @staticmethod
-    def _credential(request: NodeRegistration) -> tuple[bytes, list[str]]:
-        if request.macaroon is not None:
+    def _credential(request: LndRegistration | LnbitsRegistration) -> tuple[bytes, list[str]]:
+        if isinstance(request, LndRegistration):
             raw = macaroon_bytes(request.macaroon.get_secret_value())
             try:
                 warnings = parse_macaroon(raw).warnings()
             except InvalidInputError:
                 warnings = ["the macaroon could not be decoded; its permissions are unknown"]
             return raw, warnings
-        assert request.admin_token is not None
         wallet = request.wallet_api_key.get_secret_value() if request.wallet_api_key else None
         payload = {"admin_token": request.admin_token.get_secret_value(), "wallet_api_key": wallet}
         return json.dumps(payload).encode(), []

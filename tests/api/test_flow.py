@@ -122,3 +122,26 @@ async def test_errors_have_one_shape_and_a_request_id(service: Service):
         assert invalid.json()["error"]["details"][0]["location"].startswith("body")
         platform_on_nodes = await admin.get("/api/v1/nodes")
         assert platform_on_nodes.status_code == 403
+
+
+async def test_registration_needs_the_credential_of_its_backend(service: Service):
+    _, key = await tenant_with_key(service, "careless")
+    good = service.lnd_registration()
+    cases = {
+        "lnd without macaroon": {k: v for k, v in good.items() if k != "macaroon"},
+        "lnd with an lnbits token": {**good, "admin_token": "x"},
+        "lnbits without token": {"name": "b", "backend": "lnbits", "url": "https://lnbits.example"},
+        "unknown backend": {**good, "backend": "cln"},
+        "url without host": {**good, "url": "https://"},
+        "not a certificate": {**good, "tls_cert_pem": "hello"},
+        "live mode in settings": {**good, "settings": {"mode": "live"}},
+    }
+    async with service.client(key) as api:
+        for case, body in cases.items():
+            response = await api.post("/api/v1/nodes", json=body)
+            assert response.status_code == 422, (case, dump(response))
+            assert response.json()["error"]["code"] == "validation_error", case
+            assert service.simulator.fees_macaroon_hex not in response.text, case  # never echoed
+        assert (await api.get("/api/v1/nodes")).json()["items"] == []  # nothing half-registered
+        lnbits = {"name": "b", "backend": "lnbits", "url": "https://lnbits.example", "admin_token": "t"}
+        assert (await api.post("/api/v1/nodes", json=lnbits)).status_code == 201

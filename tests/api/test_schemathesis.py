@@ -1,11 +1,10 @@
 """Schemathesis against the running service: requests generated from its own OpenAPI for every operation.
 
 Every check schemathesis has runs, but one: `positive_data_acceptance` expects any schema-valid request to
-succeed, while cursors are opaque tokens (a made-up one is refused with 422) and a node registration
-needs the credential of its backend (`macaroon` for lnd, `admin_token` for lnbits), a rule the schema
-states in words. Operations under one node get the id of a real, synced node, so their handlers run
-past the tenant lookup; the rest get generated ids. The tenant routes run a second time with the
-platform admin key, the only key allowed to create tenants.
+succeed, while cursors are opaque tokens (a made-up one is refused with 422) and limit overrides are
+checked against the validator's bounds, which depend on the profile. Operations under one node get the
+id of a real, synced node, so their handlers run past the tenant lookup; the rest get generated ids.
+The tenant routes run a second time with the platform admin key, the only key allowed to create tenants.
 """
 
 from __future__ import annotations
