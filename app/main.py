@@ -135,7 +135,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with AsyncExitStack() as stack:
             # "spawn": forking a process that already runs threads (uvicorn, NetworKit) is unsafe.
             executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-            stack.callback(executor.shutdown, wait=False, cancel_futures=True)
+            # Waiting (bounded) for the worker to exit releases its semaphores; not waiting leaked them.
+            stack.push_async_callback(
+                bounded(lambda: asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True), "workers")
+            )
             runtime = await build_runtime(settings, stack, executor, state)
             app.state.runtime = runtime
             app.state.accounts = AccountService(runtime.storage, admin_key(settings))
