@@ -137,7 +137,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
             # Waiting (bounded) for the worker to exit releases its semaphores; not waiting leaked them.
             stack.push_async_callback(
-                bounded(lambda: asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True), "workers")
+                bounded(
+                    lambda: asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True), "workers"
+                )
             )
             runtime = await build_runtime(settings, stack, executor, state)
             app.state.runtime = runtime
