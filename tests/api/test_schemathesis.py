@@ -46,6 +46,7 @@ async def run_schemathesis(service: Service, workdir: Path, key: str, node_id: s
     assert key not in report  # schemathesis filters the header; our answers never echo it
     cases = re.search(r"(\d+) generated, (\d+) passed", report)
     assert cases is not None and int(cases[1]) == int(cases[2]) > 100, report[-2000:]
+    print(f"schemathesis: {cases[0]}")  # shown with `pytest -s`
     return report
 
 
