@@ -105,9 +105,11 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def simulator_running(workdir: Path) -> bool:
-    found = subprocess.run(["pgrep", "-f", f"sandbox lnd .*{workdir}"], capture_output=True, check=False)
-    return found.returncode == 0
+def listening(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:`port` (the simulator, while it runs)."""
+    with socket.socket() as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def run_block(block: str, api_url: str, workdir: Path, prefix: str = "") -> list[dict[str, Any]]:
@@ -132,6 +134,7 @@ def test_demo_sets_up_a_synced_shadow_node_and_the_readme_walkthrough_works(work
     demo = Demo(workdir, sandbox_port)
     try:
         banner = demo.wait_banner()
+        assert listening(sandbox_port)
         assert "mode shadow" in banner["node"] and "SIMULATED LND" in banner["node"]
         key_file, node_file = workdir / "data" / "demo.key", workdir / "data" / "demo.node"
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
@@ -154,7 +157,7 @@ def test_demo_sets_up_a_synced_shadow_node_and_the_readme_walkthrough_works(work
     finally:
         code = demo.stop()
     assert code == 0, demo.errors()
-    assert not simulator_running(workdir)
+    assert not listening(sandbox_port)  # the simulator stopped with the demo
 
     # Again on the same data directory: the same key and the same node, synced again.
     again = Demo(workdir, sandbox_port)
