@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Final
 
 import uvicorn
@@ -31,3 +32,13 @@ async def wait_listening(
 def url_host(host: str) -> str:
     """`host` as it appears in a URL (IPv6 literals in brackets)."""
     return f"[{host}]" if ":" in host else host
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now."""
+    # Binding port 0 lets the kernel pick; another process could still take the port before our caller.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port

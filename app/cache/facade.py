@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Final, Self
 
@@ -153,16 +154,11 @@ class Cache:
 
     async def set_bytes(self, key: CacheKey, value: bytes, ttl: TtlClass) -> None:
         """Store bytes for the TTL of `ttl`; never raises for a Redis outage."""
-        redis = self._live_redis()
-        if redis is not None:
-            try:
-                await redis.set(key, value, ttl.seconds)
-                return
-            except _REDIS_ERRORS as exc:
-                self._enter_degraded(exc)
-        if self._redis is not None:
-            self._outage.key_written(key.key)
-        await self._memory.set(key, value, ttl.seconds)
+        stored = await self._write_redis(
+            lambda redis: redis.set(key, value, ttl.seconds), lambda: self._outage.key_written(key.key)
+        )
+        if not stored:  # memory holds a value only while Redis cannot
+            await self._memory.set(key, value, ttl.seconds)
 
     async def get_json(self, key: CacheKey) -> Any | None:
         """The cached JSON value, or None on a miss (so a cached JSON null reads as a miss)."""
@@ -182,43 +178,25 @@ class Cache:
     async def delete(self, key: CacheKey) -> None:
         """Invalidate one key."""
         await self._memory.delete_keys([key.key])
-        redis = self._live_redis()
-        if redis is not None:
-            try:
-                await redis.delete_keys([key.key])
-                return
-            except _REDIS_ERRORS as exc:
-                self._enter_degraded(exc)
-        if self._redis is not None:
-            self._outage.key_written(key.key)
+        await self._write_redis(
+            lambda redis: redis.delete_keys([key.key]), lambda: self._outage.key_written(key.key)
+        )
 
     async def invalidate_node(self, tenant_id: str, node_id: str | None) -> None:
         """Invalidate every key of one node (`None`: the tenant-wide keys, not the nodes' keys)."""
         scope = node_scope(tenant_id, node_id)
         await self._memory.delete_scope(scope)
-        redis = self._live_redis()
-        if redis is not None:
-            try:
-                await redis.delete_scope(scope)
-                return
-            except _REDIS_ERRORS as exc:
-                self._enter_degraded(exc)
-        if self._redis is not None:
-            self._outage.scope_invalidated(scope)
+        await self._write_redis(
+            lambda redis: redis.delete_scope(scope), lambda: self._outage.scope_invalidated(scope)
+        )
 
     async def invalidate_tenant(self, tenant_id: str) -> None:
         """Invalidate every key of a tenant, node keys and tenant-wide keys alike."""
         scope = tenant_scope(tenant_id)
         await self._memory.delete_prefix(f"{scope}:")
-        redis = self._live_redis()
-        if redis is not None:
-            try:
-                await redis.delete_prefix(f"{scope}:")
-                return
-            except _REDIS_ERRORS as exc:
-                self._enter_degraded(exc)
-        if self._redis is not None:
-            self._outage.tenant_invalidated(scope)
+        await self._write_redis(
+            lambda redis: redis.delete_prefix(f"{scope}:"), lambda: self._outage.tenant_invalidated(scope)
+        )
 
     async def probe(self) -> bool:
         """Ping Redis now and hand back if it answers; True when Redis serves afterwards."""
@@ -233,6 +211,22 @@ class Cache:
             if self._degraded:
                 await self._hand_back(self._redis)
         return not self._degraded
+
+    async def _write_redis(
+        self, operation: Callable[[RedisBackend], Awaitable[None]], record_outage: Callable[[], None]
+    ) -> bool:
+        """Apply a write to live Redis; True when it took it, else (if Redis is configured) log the outage."""
+        redis = self._live_redis()
+        if redis is not None:
+            try:
+                await operation(redis)
+                return True
+            except _REDIS_ERRORS as exc:
+                self._enter_degraded(exc)
+        if self._redis is not None:
+            # Redis missed this write: the hand-back must erase what it may still hold for it.
+            record_outage()
+        return False
 
     def _live_redis(self) -> RedisBackend | None:
         return None if self._degraded else self._redis

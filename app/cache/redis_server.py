@@ -22,6 +22,8 @@ from types import TracebackType
 from typing import Final, Self
 from urllib.parse import quote
 
+from app.serving import free_port
+
 HOST: Final = "127.0.0.1"
 _POLL_S: Final = 0.02
 
@@ -46,14 +48,6 @@ def find_redis_server() -> Path:
     )
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (another process could still take it first)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _resp(*args: str) -> bytes:
     out = [f"*{len(args)}\r\n".encode()]
     for arg in args:
@@ -65,20 +59,13 @@ def _resp(*args: str) -> bytes:
 class RedisServer:
     """One redis-server subprocess; `url` points a client at it."""
 
-    def __init__(
-        self, binary: Path | None = None, password: str | None = None, startup_timeout_s: float = 10.0
-    ) -> None:
-        self._binary = binary or find_redis_server()
+    def __init__(self, password: str | None = None, startup_timeout_s: float = 10.0) -> None:
+        self._binary = find_redis_server()
         self._password = password
         self._startup_timeout_s = startup_timeout_s
         self._port: int | None = None
         self._dir: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def binary(self) -> Path:
-        """The redis-server executable in use."""
-        return self._binary
 
     @property
     def port(self) -> int:
@@ -107,7 +94,7 @@ class RedisServer:
         first_start = self._port is None
         for _attempt in range(3 if first_start else 1):
             if first_start:
-                self._port = free_port()
+                self._port = free_port(HOST)
             if self._launch():
                 return self
         raise RedisServerUnavailableError(f"redis-server did not start: {self._log_tail()}")

@@ -68,10 +68,8 @@ class ApiKeyRepository(Repository):
     @translate_errors
     async def get(self, tenant_id: str, key_id: str) -> ApiKeyRecord:
         """One key of the tenant, revoked or not; NotFoundError when absent."""
-        document = await self._collection.find_one(scoped(tenant_id, _id=key_id))
-        if document is None:
-            raise NotFoundError(f"API key {key_id} not found", {"key_id": key_id})
-        return _key(document)
+        missing = NotFoundError(f"API key {key_id} not found", {"key_id": key_id})
+        return await self._get_or_raise(scoped(tenant_id, _id=key_id), _key, missing)
 
     @translate_errors
     async def revoke(self, tenant_id: str, key_id: str, *, now: datetime | None = None) -> ApiKeyRecord:

@@ -9,13 +9,19 @@ the latter with None instead of a duplicate-key error.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
+from pydantic import BaseModel
+from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from app.storage.documents import Document
+from app.errors import NotFoundError
+from app.storage.documents import PAGE_KEY, Document, to_document
+
+ItemT = TypeVar("ItemT")
 
 
 class CollectionName(StrEnum):
@@ -40,6 +46,27 @@ class Repository:
 
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self._collection: AsyncCollection[Document] = database[self.collection_name.value]
+
+    async def _get_or_raise(
+        self, query: Document, parse: Callable[[Document], ItemT], missing: NotFoundError
+    ) -> ItemT:
+        """The one document matching `query`, parsed; raises `missing` when there is none."""
+        document = await self._collection.find_one(query)
+        if document is None:
+            raise missing
+        return parse(document)
+
+    async def _latest(self, query: Document, parse: Callable[[Document], ItemT]) -> ItemT | None:
+        """The newest document matching `query` (highest page key), parsed; None when there is none."""
+        document = await self._collection.find_one(query, sort=[(PAGE_KEY, DESCENDING)])
+        return None if document is None else parse(document)
+
+    async def _insert_many(self, records: Sequence[BaseModel], *, time_field: str) -> int:
+        """Insert `records` in one round trip, paged by `time_field`; returns how many were stored."""
+        if not records:
+            return 0  # insert_many refuses an empty list
+        result = await self._collection.insert_many([to_document(r, time_field=time_field) for r in records])
+        return len(result.inserted_ids)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(collection={self.collection_name.value!r})"

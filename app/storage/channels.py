@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pymongo import DESCENDING
-
 from app.storage.base import CollectionName, Repository, scoped
-from app.storage.documents import PAGE_KEY, Document, from_document, to_document
+from app.storage.documents import Document, from_document
 from app.storage.errors import translate_errors
 from app.storage.paging import DEFAULT_PAGE_SIZE, Page, fetch_page
 from app.storage.records import ChannelSnapshotRecord
@@ -27,18 +25,12 @@ class ChannelRepository(Repository):
     @translate_errors
     async def add_many(self, snapshots: Sequence[ChannelSnapshotRecord]) -> int:
         """Insert the snapshots of one cycle in one round trip; returns how many were stored."""
-        if not snapshots:
-            return 0
-        documents = [to_document(snapshot, time_field="taken_at") for snapshot in snapshots]
-        result = await self._collection.insert_many(documents)
-        return len(result.inserted_ids)
+        return await self._insert_many(snapshots, time_field="taken_at")
 
     @translate_errors
     async def latest(self, tenant_id: str, node_id: str, channel_id: str) -> ChannelSnapshotRecord | None:
         """The most recent snapshot of the channel, if any."""
-        query = scoped(tenant_id, node_id=node_id, channel_id=channel_id)
-        document = await self._collection.find_one(query, sort=[(PAGE_KEY, DESCENDING)])
-        return None if document is None else _snapshot(document)
+        return await self._latest(scoped(tenant_id, node_id=node_id, channel_id=channel_id), _snapshot)
 
     @translate_errors
     async def for_cycle(self, tenant_id: str, node_id: str, cycle_id: str) -> list[ChannelSnapshotRecord]:

@@ -20,7 +20,6 @@ from app.storage.credentials import SecretRepository
 from app.storage.decisions import DecisionRepository
 from app.storage.documents import Document
 from app.storage.embedded import EmbeddedMongo
-from app.storage.errors import translate_errors
 from app.storage.indexes import ensure_indexes
 from app.storage.leases import LeaseRepository
 from app.storage.metrics import MetricRepository
@@ -93,7 +92,6 @@ class Storage:
             return False
         return True
 
-    @translate_errors
     async def ensure_indexes(self) -> list[str]:
         """Create missing indexes (open_storage already did; for a database that was unreachable then)."""
         return await ensure_indexes(self.database)
@@ -103,11 +101,7 @@ class Storage:
         if self._closed:
             return
         self._closed = True
-        try:
-            await self.client.close()
-        finally:
-            if self.embedded is not None:
-                await self.embedded.stop()
+        await _close_both(self.client, self.embedded)
 
 
 async def open_storage(settings: Settings, *, in_memory: bool = False) -> Storage:
@@ -141,7 +135,7 @@ async def open_storage(settings: Settings, *, in_memory: bool = False) -> Storag
 
 
 async def _close_both(client: AsyncMongoClient[Any] | None, embedded: EmbeddedMongo | None) -> None:
-    """Release what a failed open_storage had started: the client, then the embedded server."""
+    """Close the client, then stop the embedded server, even when closing the client fails."""
     try:
         if client is not None:
             await client.close()

@@ -23,10 +23,6 @@ def _decision(document: Document) -> DecisionRecord:
     return from_document(DecisionRecord, document)
 
 
-def _value(item: DecisionStatus | DecisionKind | ExecutionMode | None) -> str | None:
-    return None if item is None else item.value
-
-
 class DecisionRepository(Repository):
     """Insert a cycle's decisions, read and list them, change their status atomically, report on them."""
 
@@ -35,20 +31,13 @@ class DecisionRepository(Repository):
     @translate_errors
     async def add_many(self, records: Sequence[DecisionRecord]) -> int:
         """Insert the decisions of one cycle in one round trip; returns how many were stored."""
-        if not records:
-            return 0
-        result = await self._collection.insert_many(
-            [to_document(r, time_field="created_at") for r in records]
-        )
-        return len(result.inserted_ids)
+        return await self._insert_many(records, time_field="created_at")
 
     @translate_errors
     async def get(self, tenant_id: str, decision_id: str) -> DecisionRecord:
         """One decision of the tenant; NotFoundError when absent (or another tenant's)."""
-        document = await self._collection.find_one(scoped(tenant_id, _id=decision_id))
-        if document is None:
-            raise NotFoundError(f"decision {decision_id} not found", {"decision_id": decision_id})
-        return _decision(document)
+        missing = NotFoundError(f"decision {decision_id} not found", {"decision_id": decision_id})
+        return await self._get_or_raise(scoped(tenant_id, _id=decision_id), _decision, missing)
 
     @translate_errors
     async def set_status(
@@ -119,7 +108,6 @@ class DecisionRepository(Repository):
         cursor: str | None = None,
     ) -> Page[DecisionRecord]:
         """The tenant's decisions (of one node when given), newest first, filtered by status/kind/cycle."""
-        query = scoped(
-            tenant_id, node_id=node_id, status=_value(status), kind=_value(kind), cycle_id=cycle_id
-        )
+        # StrEnums go into BSON as their string value; scoped() drops the filters left as None.
+        query = scoped(tenant_id, node_id=node_id, status=status, kind=kind, cycle_id=cycle_id)
         return await fetch_page(self._collection, query, _decision, limit=limit, cursor=cursor)

@@ -12,7 +12,6 @@ import asyncio
 import importlib.util
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 from app.errors import ConfigError, StorageUnavailableError
+from app.serving import free_port
 from app.storage.server_files import ServerFiles
 
 HOST = "127.0.0.1"
@@ -59,14 +59,6 @@ def server_command() -> list[str]:
     return [script]
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (another process could still take it first)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class EmbeddedMongo:
     """One nx-27017 child process; `url` points a client at it once `start` has returned."""
 
@@ -87,7 +79,7 @@ class EmbeddedMongo:
         self._startup_timeout_s = startup_timeout_s
         self._stop_grace_s = stop_grace_s
         self._process: subprocess.Popen[bytes] | None = None
-        self._console: IO[bytes] | None = None
+        self._output: IO[bytes] | None = None  # the log, open as the process's stdout and stderr
 
     @property
     def in_memory(self) -> bool:
@@ -129,7 +121,7 @@ class EmbeddedMongo:
         attempts = 1 if self._fixed_port else _PORT_ATTEMPTS
         for _attempt in range(attempts):
             if not self._fixed_port:
-                self._port = free_port()
+                self._port = free_port(HOST)
             try:
                 if await self._launch(command):
                     self._fixed_port = True  # clients hold the URL: a restart must come back on this port
@@ -152,9 +144,9 @@ class EmbeddedMongo:
                     process.kill()
                     await _exited(process, 5.0)
         finally:
-            if self._console is not None:
-                self._console.close()
-                self._console = None
+            if self._output is not None:
+                self._output.close()
+                self._output = None
             self._files.cleanup(process.pid if process is not None else None)
 
     async def __aenter__(self) -> Self:
@@ -168,28 +160,33 @@ class EmbeddedMongo:
         """Stop the server."""
         await self.stop()
 
-    async def _launch(self, command: Sequence[str]) -> bool:
-        """Start one process on the current port; False when it exited early (typically: port taken)."""
-        if self._console is not None:
-            self._console.close()  # left open by an attempt that exited early
+    async def _spawn(self, command: Sequence[str]) -> subprocess.Popen[bytes]:
+        """Start one process on the current port, its stdout and stderr going to the log."""
+        if self._output is not None:
+            self._output.close()  # left open by an attempt that exited early
         try:
-            arguments = [*command, *self._files.arguments(), "--host", HOST, "--port", str(self.port)]
-            self._console = self._files.open_console()
+            work_dir = self._files.prepare()
+            self._output = self._files.open_log(work_dir)
         except OSError as exc:
             raise ConfigError(f"cannot prepare the embedded database's files: {exc}") from exc
+        arguments = [*command, *self._files.arguments(work_dir), "--host", HOST, "--port", str(self.port)]
         try:
             # Popen forks and execs: done in a thread so the event loop never waits on it.
-            self._process = await asyncio.to_thread(
+            return await asyncio.to_thread(
                 subprocess.Popen,
                 arguments,
                 stdin=subprocess.DEVNULL,
-                stdout=self._console,
+                stdout=self._output,
                 stderr=subprocess.STDOUT,
-                cwd=self._files.prepare(),
+                cwd=work_dir,
                 start_new_session=True,
             )
         except OSError as exc:
             raise ConfigError(f"cannot run the embedded database ({command[0]}): {exc.strerror}") from exc
+
+    async def _launch(self, command: Sequence[str]) -> bool:
+        """Start one process on the current port; False when it exited early (typically: port taken)."""
+        self._process = await self._spawn(command)
         deadline = time.monotonic() + self._startup_timeout_s
         probe: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             self.url, serverSelectionTimeoutMS=_PROBE_TIMEOUT_MS, connectTimeoutMS=_PROBE_TIMEOUT_MS
@@ -212,9 +209,8 @@ class EmbeddedMongo:
                 await asyncio.sleep(_POLL_S)
         finally:
             await probe.close()
-        failure = self._failure(f"did not answer ping within {self._startup_timeout_s:.0f} s")
-        await self.stop()
-        raise failure
+        # No stop here: start() stops the server on any error raised from a launch.
+        raise self._failure(f"did not answer ping within {self._startup_timeout_s:.0f} s")
 
     async def _answering_pid(self, probe: AsyncMongoClient[dict[str, Any]]) -> int | None:
         """Pid of the server that answered (ours, or another one on the port we picked); None if unknown yet."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING
 
-from app.errors import InvalidInputError
 from app.storage.base import CollectionName, Repository, scoped
-from app.storage.documents import PAGE_KEY, Document, from_document, to_document
+from app.storage.documents import PAGE_KEY, Document, from_document
 from app.storage.errors import translate_errors
 from app.storage.fields import bson_utc, time_prefix, utc_now
+from app.storage.paging import check_limit
 from app.storage.records import MetricPoint
 
 METRICS_TTL = timedelta(days=30)
@@ -30,10 +30,7 @@ class MetricRepository(Repository):
     @translate_errors
     async def record(self, points: Sequence[MetricPoint]) -> int:
         """Insert samples in one round trip; returns how many were stored."""
-        if not points:
-            return 0
-        result = await self._collection.insert_many([to_document(p, time_field="timestamp") for p in points])
-        return len(result.inserted_ids)
+        return await self._insert_many(points, time_field="timestamp")
 
     @translate_errors
     async def series(
@@ -47,8 +44,7 @@ class MetricRepository(Repository):
         limit: int = 1_000,
     ) -> list[MetricPoint]:
         """Samples of one series with since <= timestamp < until, oldest first, at most `limit`."""
-        if not 1 <= limit <= MAX_SERIES_POINTS:
-            raise InvalidInputError(f"limit must be between 1 and {MAX_SERIES_POINTS}", {"limit": limit})
+        check_limit(limit, maximum=MAX_SERIES_POINTS)
         end = bson_utc(until) if until is not None else utc_now() + timedelta(milliseconds=1)
         query = scoped(tenant_id, node_id=node_id, name=name)
         # Page-key bounds are exact to the millisecond; nx-27017 compares dates only to the second.
@@ -59,6 +55,4 @@ class MetricRepository(Repository):
     @translate_errors
     async def latest(self, tenant_id: str, node_id: str, name: str) -> MetricPoint | None:
         """The newest sample of one series, if any."""
-        query = scoped(tenant_id, node_id=node_id, name=name)
-        document = await self._collection.find_one(query, sort=[(PAGE_KEY, DESCENDING)])
-        return None if document is None else _point(document)
+        return await self._latest(scoped(tenant_id, node_id=node_id, name=name), _point)

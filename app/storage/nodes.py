@@ -32,10 +32,7 @@ class NodeRepository(Repository):
     @translate_errors
     async def get(self, tenant_id: str, node_id: str) -> NodeRecord:
         """One node of the tenant; NotFoundError when absent (or another tenant's)."""
-        document = await self._collection.find_one(scoped(tenant_id, _id=node_id))
-        if document is None:
-            raise _not_found(node_id)
-        return _node(document)
+        return await self._get_or_raise(scoped(tenant_id, _id=node_id), _node, _not_found(node_id))
 
     @translate_errors
     async def update(self, tenant_id: str, node_id: str, changes: NodeUpdate) -> NodeRecord:

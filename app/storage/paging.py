@@ -46,10 +46,10 @@ def decode_cursor(cursor: str) -> str:
     return key
 
 
-def check_limit(limit: int) -> int:
-    """The page size, or InvalidInputError when outside 1..MAX_PAGE_SIZE."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE_SIZE}", {"limit": limit})
+def check_limit(limit: int, *, maximum: int = MAX_PAGE_SIZE, field: str = "limit") -> int:
+    """`limit` itself, or InvalidInputError naming `field` when outside 1..maximum."""
+    if not 1 <= limit <= maximum:
+        raise InvalidInputError(f"{field} must be between 1 and {maximum}", {field: limit})
     return limit
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING
 
-from app.errors import InvalidInputError
 from app.storage.base import CollectionName, Repository, scoped
 from app.storage.documents import PAGE_KEY, Document, from_document, to_document
 from app.storage.errors import translate_errors
 from app.storage.fields import bson_utc, time_prefix
-from app.storage.paging import DEFAULT_PAGE_SIZE, Page, fetch_page
+from app.storage.paging import DEFAULT_PAGE_SIZE, Page, check_limit, fetch_page
 from app.storage.records import PolicyRecord, PolicySource
 
 MAX_NODE_HISTORY = 100_000
@@ -19,10 +18,6 @@ MAX_NODE_HISTORY = 100_000
 
 def _policy(document: Document) -> PolicyRecord:
     return from_document(PolicyRecord, document)
-
-
-def _source(source: PolicySource | None) -> str | None:
-    return None if source is None else source.value
 
 
 class PolicyRepository(Repository):
@@ -41,9 +36,8 @@ class PolicyRepository(Repository):
         self, tenant_id: str, node_id: str, channel_id: str, *, source: PolicySource | None = None
     ) -> PolicyRecord | None:
         """The newest entry of the channel (of one source when given), e.g. the last applied policy."""
-        query = scoped(tenant_id, node_id=node_id, channel_id=channel_id, source=_source(source))
-        document = await self._collection.find_one(query, sort=[(PAGE_KEY, DESCENDING)])
-        return None if document is None else _policy(document)
+        query = scoped(tenant_id, node_id=node_id, channel_id=channel_id, source=source)
+        return await self._latest(query, _policy)
 
     @translate_errors
     async def count_since(
@@ -60,8 +54,7 @@ class PolicyRepository(Repository):
         self, tenant_id: str, node_id: str, *, since: datetime, limit: int = 10_000
     ) -> list[PolicyRecord]:
         """Every entry of the node's channels at or after `since`, oldest first (cooldowns, journals)."""
-        if not 1 <= limit <= MAX_NODE_HISTORY:
-            raise InvalidInputError(f"limit must be between 1 and {MAX_NODE_HISTORY}", {"limit": limit})
+        check_limit(limit, maximum=MAX_NODE_HISTORY)
         query = scoped(tenant_id, node_id=node_id)
         query[PAGE_KEY] = {"$gte": time_prefix(bson_utc(since))}
         documents = await self._collection.find(query).sort(PAGE_KEY, ASCENDING).limit(limit).to_list()
@@ -79,5 +72,5 @@ class PolicyRepository(Repository):
         cursor: str | None = None,
     ) -> Page[PolicyRecord]:
         """The channel's entries, newest first, optionally of one source."""
-        query = scoped(tenant_id, node_id=node_id, channel_id=channel_id, source=_source(source))
+        query = scoped(tenant_id, node_id=node_id, channel_id=channel_id, source=source)
         return await fetch_page(self._collection, query, _policy, limit=limit, cursor=cursor)

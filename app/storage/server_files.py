@@ -1,8 +1,9 @@
-"""Where an embedded nx-27017 keeps its databases, log, pid file and console output."""
+"""Where an embedded nx-27017 keeps its databases, log and pid file."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import IO
 
 TAIL_LINES = 20
 _TAIL_BYTES = 8192
+_LOG_NAME = "mongo.log"
 
 
 class ServerFiles:
@@ -30,13 +32,13 @@ class ServerFiles:
 
     @property
     def work_dir(self) -> Path | None:
-        """Directory of the log, pid and console files (None: in memory and not prepared, or cleaned up)."""
+        """Directory of the log and pid files (None: in memory and not prepared, or cleaned up)."""
         return self.data_dir if self.data_dir is not None else self._temporary
 
     @property
     def log_file(self) -> Path | None:
         """The server's log."""
-        return None if self.work_dir is None else self.work_dir / "mongo.log"
+        return None if self.work_dir is None else self.work_dir / _LOG_NAME
 
     def prepare(self) -> Path:
         """Create the directories (0700) and return the work directory."""
@@ -47,43 +49,34 @@ class ServerFiles:
             self._temporary = Path(tempfile.mkdtemp(prefix="mcp-mongo-"))
         return self._temporary
 
-    def arguments(self) -> list[str]:
-        """nx-27017 arguments for these files (prepares them first)."""
-        work_dir = self.prepare()
+    def arguments(self, work_dir: Path) -> list[str]:
+        """nx-27017 arguments for these files; `work_dir` is what `prepare` returned."""
         # `--data-dir memory` gives each logical database its own in-memory SQLite (tests drop them freely).
         databases = "memory" if self.data_dir is None else str(self.data_dir / "mongo")
         # The server refuses to start while the pid in its pid file is alive: one server per files.
         pid_file = work_dir / "mongo.pid"
-        return [
-            "--data-dir",
-            databases,
-            "--log-file",
-            str(work_dir / "mongo.log"),
-            "--pid-file",
-            str(pid_file),
-        ]
+        # In the foreground nx-27017 logs every record to stderr as well as to --log-file. Stderr, which
+        # `open_log` captures, also holds what comes before logging is set up (argument errors, "already
+        # running", tracebacks), so it alone is the log and --log-file would only write each line twice.
+        return ["--data-dir", databases, "--log-file", os.devnull, "--pid-file", str(pid_file)]
 
-    def open_console(self) -> IO[bytes]:
-        """The file for the process's stdout and stderr (errors from before its logging is set up)."""
-        return (self.prepare() / "mongo.console.log").open("ab")
+    def open_log(self, work_dir: Path) -> IO[bytes]:
+        """The log, opened for the process's stdout and stderr; `work_dir` is what `prepare` returned."""
+        return (work_dir / _LOG_NAME).open("ab")
 
-    def tail(self, lines: int = TAIL_LINES) -> str:
-        """The last lines of the log and of the console output, for an error message."""
-        work_dir = self.work_dir
-        if work_dir is None:
+    def tail(self) -> str:
+        """The last lines of the log, for an error message."""
+        log_file = self.log_file
+        if log_file is None:
             return "(no output)"
-        parts = []
-        for path in (work_dir / "mongo.log", work_dir / "mongo.console.log"):
-            try:
-                with path.open("rb") as handle:
-                    handle.seek(max(0, path.stat().st_size - _TAIL_BYTES))
-                    text = handle.read().decode("utf-8", errors="replace")
-            except OSError:
-                continue
-            last = [line for line in text.splitlines() if line.strip()][-lines:]
-            if last:
-                parts.append(f"[{path.name}]\n" + "\n".join(last))
-        return "\n".join(parts) or "(no output)"
+        try:
+            with log_file.open("rb") as handle:
+                handle.seek(max(0, log_file.stat().st_size - _TAIL_BYTES))
+                text = handle.read().decode("utf-8", errors="replace")
+        except OSError:
+            return "(no output)"
+        last = [line for line in text.splitlines() if line.strip()][-TAIL_LINES:]
+        return "\n".join(last) or "(no output)"
 
     def cleanup(self, pid: int | None) -> None:
         """After a stop: drop a pid file a killed server left behind, and the temporary directory."""

@@ -9,9 +9,9 @@ from datetime import date, datetime, timedelta
 from pydantic import Field
 
 from app.domain.base import DomainModel
-from app.errors import InvalidInputError
 from app.storage.documents import PAGE_KEY, Document
 from app.storage.fields import bson_utc, time_prefix
+from app.storage.paging import check_limit
 
 MAX_REPORT_DAYS = 366
 
@@ -32,8 +32,7 @@ class ShadowReport(DomainModel):
 
 def report_window(days: int, now: datetime) -> tuple[datetime, datetime, Document]:
     """(since, until, page-key bounds) of the last `days` days up to and including `now`."""
-    if not 1 <= days <= MAX_REPORT_DAYS:
-        raise InvalidInputError(f"days must be between 1 and {MAX_REPORT_DAYS}", {"days": days})
+    check_limit(days, maximum=MAX_REPORT_DAYS, field="days")
     until = bson_utc(now)
     since = until - timedelta(days=days)
     bounds = {"$gte": time_prefix(since), "$lt": time_prefix(until + timedelta(milliseconds=1))}

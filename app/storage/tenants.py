@@ -14,6 +14,10 @@ def _tenant(document: Document) -> TenantRecord:
     return from_document(TenantRecord, document)
 
 
+def _not_found(tenant_id: str) -> NotFoundError:
+    return NotFoundError(f"tenant {tenant_id} not found", {"tenant_id": tenant_id})
+
+
 class TenantRepository(Repository):
     """Create, read, rename and list tenants; names are unique."""
 
@@ -28,10 +32,7 @@ class TenantRepository(Repository):
     @translate_errors
     async def get(self, tenant_id: str) -> TenantRecord:
         """The tenant; NotFoundError when absent."""
-        document = await self._collection.find_one({"_id": tenant_id})
-        if document is None:
-            raise NotFoundError(f"tenant {tenant_id} not found", {"tenant_id": tenant_id})
-        return _tenant(document)
+        return await self._get_or_raise({"_id": tenant_id}, _tenant, _not_found(tenant_id))
 
     @translate_errors
     async def find_by_name(self, name: str) -> TenantRecord | None:
@@ -47,7 +48,7 @@ class TenantRepository(Repository):
         # duplicate-key error when the new name is taken.
         result = await self._collection.update_one({"_id": tenant_id}, {"$set": {"name": name}})
         if result.matched_count == 0:
-            raise NotFoundError(f"tenant {tenant_id} not found", {"tenant_id": tenant_id})
+            raise _not_found(tenant_id)
         return await self.get(tenant_id)
 
     @translate_errors

@@ -38,8 +38,12 @@ async def test_bytes_round_trip_and_single_delete(cache: Cache) -> None:
 
 
 async def test_crafted_ids_cannot_read_another_tenants_key(cache: Cache) -> None:
-    await cache.set_json(cache_key("acme", "node:1", "channels"), "secret-of-acme", TtlClass.CHANNELS)
-    await cache.set_json(cache_key("acme", None, "graph"), "acme-wide", TtlClass.HEAVY)
+    node_key, tenant_key = cache_key("acme", "node:1", "channels"), cache_key("acme", None, "graph")
+    await cache.set_json(node_key, "secret-of-acme", TtlClass.CHANNELS)
+    await cache.set_json(tenant_key, "acme-wide", TtlClass.HEAVY)
+    # The values are really there, so the misses below are the keys not matching, not an empty cache.
+    assert await cache.get_json(node_key) == "secret-of-acme"
+    assert await cache.get_json(tenant_key) == "acme-wide"
     attempts = [
         cache_key("acme:node", "1", "channels"),
         cache_key("acme:node:1", "-", "channels"),

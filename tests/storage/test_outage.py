@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from app.errors import StorageUnavailableError
+from app.serving import free_port
 from app.storage.database import open_storage
-from app.storage.embedded import EmbeddedMongo, free_port
+from app.storage.embedded import EmbeddedMongo
 from app.storage.records import TenantRecord
 from tests.storage import builders
 from tests.storage.conftest import storage_settings
