@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -142,3 +143,14 @@ class RateLimitedError(DomainError):
     def __init__(self, message: str, retry_after_s: float, details: dict[str, Any] | None = None) -> None:
         super().__init__(message, details)
         self.retry_after_s = retry_after_s
+
+
+def validation_problems(
+    errors: Iterable[Mapping[str, Any]], key: str = "field", whole: str = ""
+) -> list[dict[str, str]]:
+    """Pydantic errors as [{key: dotted location, "message": reason}]; `whole` labels an empty location."""
+    # Takes `exc.errors()` rather than the exception: FastAPI's RequestValidationError is no ValidationError.
+    return [
+        {key: ".".join(str(part) for part in error["loc"]) or whole, "message": error["msg"]}
+        for error in errors
+    ]

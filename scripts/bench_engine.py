@@ -56,7 +56,11 @@ def main() -> int:
     graph, _ = timed(
         "graph load (JSON -> columnar graph)",
         args.repeat,
-        lambda: resolve_graph(args.graph or settings.graph_file, allow_synthetic=args.graph is None),
+        lambda: resolve_graph(
+            args.graph or settings.graph_file,
+            settings.synthetic_graph_seed,
+            allow_synthetic=args.graph is None,
+        ),
     )
     print(
         f"graph: {graph.source}, {graph.node_count} nodes, {graph.edge_count} channels"
@@ -80,7 +84,9 @@ def main() -> int:
 
     node = graph.find_node(args.node)
     state, _ = timed(
-        f"sandbox state for {graph.aliases[node]}", 1, lambda: generate_sandbox_state(graph, node)
+        f"sandbox state for {graph.aliases[node]}",
+        1,
+        lambda: generate_sandbox_state(graph, node, seed=settings.sandbox_seed),
     )
     profile = load_profiles(settings.thresholds_file).get(settings.profile)
     snapshot = state.snapshot()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from app.domain.channel import Channel
@@ -74,6 +75,7 @@ def make_graph(edges: Sequence[Edge]) -> ChannelGraph:
     return parse_graph(graph_document(edges))
 
 
+@cache  # Profile is frozen, so every test can share one parse of the YAML file
 def balanced_profile() -> Profile:
     """The shipped balanced profile."""
     return load_profiles(DEFAULT_THRESHOLDS_FILE).get("balanced")

@@ -28,7 +28,7 @@ def channel_age_days(chan_id: str, block_height: int | None) -> float | None:
 def scid_to_string(chan_id: str) -> str:
     """Render a short channel id as `block x tx x output`."""
     value = int(chan_id)
-    return f"{value >> 40}x{(value >> 16) & 0xFFFFFF}x{value & 0xFFFF}"
+    return f"{scid_block_height(chan_id)}x{(value >> 16) & 0xFFFFFF}x{value & 0xFFFF}"
 
 
 class Channel(DomainModel):

@@ -6,6 +6,15 @@ from pydantic import Field
 
 from app.domain.base import DomainModel, Msat
 
+# Fields a backend may not report at all (None in ChannelPolicy); LND needs every one to write a policy.
+UNKNOWABLE_FIELDS = (
+    "time_lock_delta",
+    "min_htlc_msat",
+    "max_htlc_msat",
+    "inbound_base_fee_msat",
+    "inbound_fee_rate_ppm",
+)
+
 
 class ChannelPolicy(DomainModel):
     """The forwarding policy a node announces for one channel.
@@ -26,13 +35,7 @@ class ChannelPolicy(DomainModel):
     @property
     def is_complete(self) -> bool:
         """Every field is known (required to send an LND policy update)."""
-        return None not in (
-            self.time_lock_delta,
-            self.min_htlc_msat,
-            self.max_htlc_msat,
-            self.inbound_base_fee_msat,
-            self.inbound_fee_rate_ppm,
-        )
+        return all(getattr(self, name) is not None for name in UNKNOWABLE_FIELDS)
 
     def fee_msat(self, amount_msat: int) -> int:
         """Outbound fee charged for forwarding `amount_msat` (integer msat, as LND rounds down)."""

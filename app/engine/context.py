@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.domain.channel import Channel
-from app.engine.flow import FlowStats
+from app.engine.flow import DAY_S, FlowStats
 from app.engine.profile import Profile
 from app.graph.centrality import CentralityScores
 from app.graph.model import ChannelGraph
@@ -70,5 +70,5 @@ class ScoringContext:
         """Policy updates of a channel inside the activity window, or None when history is unknown."""
         if self.policy_changes is None:
             return None
-        start = self.now_s - self.profile.activity.window_days * 86_400
+        start = self.now_s - self.profile.activity.window_days * DAY_S
         return sum(1 for moment in self.policy_changes.get(chan_id, ()) if start <= moment <= self.now_s)

@@ -11,7 +11,7 @@ from app.domain.channel import Channel, channel_age_days
 from app.domain.decision import Decision
 from app.domain.node import NodeInfo
 from app.domain.snapshot import NodeSnapshot
-from app.domain.validation import ValidationResult
+from app.domain.validation import ValidationResult, Verdict
 from app.engine.context import ScoringContext
 from app.engine.decisions import ChannelFacts, DecisionEngine
 from app.engine.flow import summarize_forwards
@@ -49,7 +49,7 @@ class CycleReport:
         rejections = Counter(
             issue.code.value
             for e in self.evaluations
-            if e.validation.verdict.value == "rejected"
+            if e.validation.verdict is Verdict.REJECTED
             for issue in e.validation.issues
         )
         return {
@@ -103,7 +103,7 @@ def run_cycle(
         )
         for channel in snapshot.channels
     ]
-    results = _validate(snapshot, profile, decisions, changes_by_channel)
+    results = _validate(snapshot, engine.validator, decisions, changes_by_channel)
     evaluations = [
         ChannelEvaluation(
             channel=channel,
@@ -118,7 +118,7 @@ def run_cycle(
 
 def _validate(
     snapshot: NodeSnapshot,
-    profile: Profile,
+    validator: PolicyValidator,
     decisions: list[Decision],
     changes_by_channel: dict[str, list[int]] | None,
 ) -> list[ValidationResult]:
@@ -132,7 +132,6 @@ def _validate(
             channel,
             now_s=now,
             last_change_s=_last_change(channel, changes),
-            node_updates_last_24h=updates_last_24h,
             # Either source proves the cooldown: our own history, or the node's own gossip timestamp.
             change_history_known=changes_by_channel is not None or channel.policy_updated_s is not None,
             supports_inbound_fees=capabilities.inbound_fees,
@@ -141,7 +140,7 @@ def _validate(
         )
         for channel in snapshot.channels
     }
-    return PolicyValidator(profile.limits).validate_batch(decisions, contexts, updates_last_24h)
+    return validator.validate_batch(decisions, contexts, updates_last_24h)
 
 
 def _last_change(channel: Channel, changes: dict[str, list[int]]) -> int | None:

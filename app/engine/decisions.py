@@ -11,6 +11,7 @@ from app.domain.policy import ChannelPolicy
 from app.domain.scoring import ScoreBreakdown
 from app.engine.fee_steps import lowered_fee, raised_fee
 from app.engine.flow import FlowStats
+from app.engine.heuristics.base import clamp
 from app.engine.profile import Profile
 from app.engine.rounding import clean_floor, floor_two_significant_sat
 from app.policy.limits import ValidationContext
@@ -84,7 +85,7 @@ class DecisionEngine:
         reasons: list[str],
     ) -> Decision:
         # Confidence: how much of the score was known, times how strong and how confirmed the signal is.
-        confidence = facts.breakdown.known_weight * (0.4 + 0.6 * max(0.0, min(strength, 1.0)))
+        confidence = facts.breakdown.known_weight * (0.4 + 0.6 * clamp(strength))
         supporting = [r for r in (facts.reason_of("liquidity"), facts.reason_of("activity")) if r]
         return Decision(
             chan_id=facts.channel.chan_id,
@@ -136,8 +137,18 @@ class DecisionEngine:
             "which draws even more liquidity into this channel",
         ]
         proposed = facts.policy.model_copy(update={"inbound_fee_rate_ppm": 0})
-        depth = (facts.ratio - self.params.excess_ratio) / (1.0 - self.params.excess_ratio)
+        depth = self._excess_depth(facts)
         return self._make(facts, DecisionKind.SET_INBOUND_DISCOUNT, proposed, 0.5 + 0.5 * depth, reasons)
+
+    def _depletion_depth(self, facts: ChannelFacts) -> float:
+        """How far the local ratio is below the depleted threshold: 0 at the threshold, 1 when empty."""
+        depleted = self.params.depleted_ratio
+        return (depleted - facts.ratio) / depleted
+
+    def _excess_depth(self, facts: ChannelFacts) -> float:
+        """How far the local ratio is above the excess threshold: 0 at the threshold, 1 when full."""
+        excess = self.params.excess_ratio
+        return (facts.ratio - excess) / (1.0 - excess)
 
     def _observed_long_enough(self, facts: ChannelFacts) -> bool:
         """A week without outflow only means something for a channel at least a week old."""
@@ -149,7 +160,7 @@ class DecisionEngine:
             return None
         if facts.flow.recent_out_count < self.params.min_recent_forwards:
             return None
-        depth = (depleted - facts.ratio) / depleted
+        depth = self._depletion_depth(facts)
         step = min(self.params.raise_step * (1.0 + depth), self.limits.max_step_ratio)
         old = facts.policy.fee_rate_ppm
         new = raised_fee(old, step, self.limits)
@@ -170,7 +181,7 @@ class DecisionEngine:
             return None
         if not self._observed_long_enough(facts):
             return None
-        depth = (facts.ratio - excess) / (1.0 - excess)
+        depth = self._excess_depth(facts)
         step = min(self.params.lower_step * (1.0 + depth), self.limits.max_step_ratio)
         old = facts.policy.fee_rate_ppm
         new = lowered_fee(old, step, self.limits)
@@ -219,7 +230,7 @@ class DecisionEngine:
             f"{discount} ppm draws payments in through this channel and refills it",
         ]
         proposed = policy.model_copy(update={"inbound_fee_rate_ppm": -discount})
-        depth = (depleted - facts.ratio) / depleted
+        depth = self._depletion_depth(facts)
         return self._make(facts, DecisionKind.SET_INBOUND_DISCOUNT, proposed, 0.5 * depth, reasons)
 
     def _max_htlc(self, facts: ChannelFacts) -> Decision | None:

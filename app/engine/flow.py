@@ -21,8 +21,8 @@ class FlowStats:
     in_count: int = 0
     in_volume_msat: int = 0
     recent_out_count: int = 0
-    earlier_volume_msat: int = 0  # in + out volume in the first half of the window (for the trend)
-    later_volume_msat: int = 0  # in + out volume in the second half of the window
+    # in + out volume in the second half of the window; the first half is total_volume_msat minus this
+    later_volume_msat: int = 0
 
     @property
     def total_volume_msat(self) -> int:
@@ -54,9 +54,7 @@ def summarize_forwards(
         incoming.in_volume_msat += event.amt_in_msat
         if recent:
             outgoing.recent_out_count += 1
-        for channel_stats, amount in ((outgoing, event.amt_out_msat), (incoming, event.amt_in_msat)):
-            if later:
-                channel_stats.later_volume_msat += amount
-            else:
-                channel_stats.earlier_volume_msat += amount
+        if later:
+            outgoing.later_volume_msat += event.amt_out_msat
+            incoming.later_volume_msat += event.amt_in_msat
     return stats

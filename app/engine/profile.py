@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from app.errors import ConfigError
+from app.domain.base import DomainModel
+from app.errors import ConfigError, validation_problems
 from app.policy.limits import SafetyLimits
 
 HEURISTIC_NAMES = (
@@ -24,13 +25,7 @@ HEURISTIC_NAMES = (
 )
 
 
-class _Params(BaseModel):
-    """Strict, immutable parameter block."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class LiquidityParams(_Params):
+class LiquidityParams(DomainModel):
     """Target band of the local balance ratio."""
 
     target_band: tuple[float, float] = (0.35, 0.65)
@@ -45,7 +40,7 @@ class LiquidityParams(_Params):
         return band
 
 
-class ActivityParams(_Params):
+class ActivityParams(DomainModel):
     """Windows and saturation targets of the activity heuristic."""
 
     window_days: int = Field(default=30, ge=1, le=365)
@@ -62,20 +57,20 @@ class ActivityParams(_Params):
         return self
 
 
-class CompetitivenessParams(_Params):
+class CompetitivenessParams(DomainModel):
     """How much market evidence the competitiveness heuristic needs."""
 
     min_competitors: int = Field(default=3, ge=1)
 
 
-class AgeStabilityParams(_Params):
+class AgeStabilityParams(DomainModel):
     """Maturity age and the change count that means instability."""
 
     mature_days: int = Field(default=180, ge=1)
     max_changes: int = Field(default=10, ge=1)
 
 
-class DecisionParams(_Params):
+class DecisionParams(DomainModel):
     """Thresholds and step sizes of the decision rules."""
 
     depleted_ratio: float = Field(default=0.20, gt=0, lt=0.5)
@@ -90,7 +85,7 @@ class DecisionParams(_Params):
     rebalance_min_activity: float = Field(default=0.50, ge=0, le=1)
 
 
-class Profile(_Params):
+class Profile(DomainModel):
     """Everything the engine and validator need for one profile."""
 
     name: str
@@ -131,7 +126,7 @@ class Profile(_Params):
         return weights
 
 
-class ProfileBook(_Params):
+class ProfileBook(DomainModel):
     """All profiles of a thresholds file and the default one."""
 
     default_profile: str
@@ -171,8 +166,8 @@ def parse_profiles(document: Any, source: str = "memory") -> ProfileBook:
             profiles[name] = Profile(name=name, **merged)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc']) or name}: {error['msg']}"
-                for error in exc.errors(include_url=False)
+                f"{problem['field']}: {problem['message']}"
+                for problem in validation_problems(exc.errors(include_url=False), whole=name)
             )
             raise ConfigError(
                 f"{source}: profile {name!r} is invalid: {problems}", {"profile": name}

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from app.domain.channel import Channel
 from app.domain.scoring import HeuristicScore, ScoreBreakdown, ScoreStatus
 from app.engine.context import ScoringContext
-from app.engine.heuristics.base import Heuristic, HeuristicResult
+from app.engine.heuristics.base import Heuristic, HeuristicResult, clamp
 from app.observability.metrics import HEURISTIC_FAILURES, HEURISTIC_UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def score_channel(
         )
     return ScoreBreakdown(
         chan_id=channel.chan_id,
-        total=round(min(max(total, 0.0), 1.0), 6),
+        total=round(clamp(total), 6),
         known_weight=round(min(known_weight, 1.0), 6),
         scores=scores,
     )

@@ -8,12 +8,9 @@ hundreds of small components.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import partial
 
 import networkit as nk
 import numpy as np
@@ -21,7 +18,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 
-from app.graph.model import ChannelGraph
+from app.graph.model import ChannelGraph, IntArray
 from app.observability.metrics import CENTRALITY_SECONDS
 from app.settings import Settings
 
@@ -76,11 +73,10 @@ def average_ranks(values: FloatArray) -> FloatArray:
     return ranks
 
 
-def build_networkit_graph(graph: ChannelGraph) -> nk.Graph:
-    """Undirected, unweighted NetworKit graph: one edge per connected node pair."""
-    low, high = graph.simple_edges()
-    nk_graph = nk.Graph(graph.node_count, weighted=False, directed=False)
-    nk_graph.addEdges((low, high))
+def build_networkit_graph(node_count: int, edges: tuple[IntArray, IntArray]) -> nk.Graph:
+    """Undirected, unweighted NetworKit graph from `ChannelGraph.simple_edges()`: one edge per node pair."""
+    nk_graph = nk.Graph(node_count, weighted=False, directed=False)
+    nk_graph.addEdges(edges)
     return nk_graph
 
 
@@ -96,14 +92,16 @@ def compute_centrality(
     started = time.perf_counter()
     nk.setNumberOfThreads(threads)
     nk.engineering.setSeed(seed, False)
-    nk_graph = build_networkit_graph(graph)
     count = graph.node_count
+    # simple_edges sorts every channel; compute it once for NetworKit and the harmonic estimate
+    edges = graph.simple_edges()
+    nk_graph = build_networkit_graph(count, edges)
     if mode is CentralityMode.EXACT:
         betweenness = _run(nk.centrality.Betweenness(nk_graph, normalized=True))
         harmonic = _run(nk.centrality.HarmonicCloseness(nk_graph, normalized=True))
     else:
         betweenness = _run(nk.centrality.EstimateBetweenness(nk_graph, betweenness_samples, True, True))
-        harmonic = _estimate_harmonic(graph, closeness_samples, seed)
+        harmonic = _estimate_harmonic(count, edges, closeness_samples, seed)
     degree = np.asarray([nk_graph.degree(node) for node in range(count)], dtype=np.float64) / max(
         count - 1, 1
     )
@@ -135,30 +133,21 @@ def centrality_for(graph: ChannelGraph, settings: Settings) -> CentralityScores:
     )
 
 
-async def compute_centrality_async(
-    graph: ChannelGraph, executor: Executor | None = None, **options: object
-) -> CentralityScores:
-    """Run `compute_centrality` in `executor` (a process pool keeps the loop free of the GIL-bound parts)."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(executor, partial(compute_centrality, graph, **options))  # type: ignore[arg-type]
-
-
 def _run(algorithm: nk.base.Algorithm) -> FloatArray:
     algorithm.run()
     return np.asarray(algorithm.scores(), dtype=np.float64)
 
 
-def _estimate_harmonic(graph: ChannelGraph, samples: int, seed: int) -> FloatArray:
+def _estimate_harmonic(count: int, edges: tuple[IntArray, IntArray], samples: int, seed: int) -> FloatArray:
     """Unbiased pivot estimate of harmonic closeness, normalised by n-1.
 
     For a uniform sample S of k pivots, E[sum over s in S of 1/d(s, v)] = (k/n) * H(v) in an undirected graph.
     """
-    count = graph.node_count
     if count < 2:
         return np.zeros(count)
     samples = min(samples, count)
     pivots = np.random.default_rng(seed).choice(count, size=samples, replace=False)
-    low, high = graph.simple_edges()
+    low, high = edges
     ones = np.ones(len(low), dtype=np.int8)
     adjacency = sp.coo_matrix((ones, (low, high)), shape=(count, count)).tocsr()
     distances = csgraph.shortest_path(adjacency, method="D", directed=False, unweighted=True, indices=pivots)

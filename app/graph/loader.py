@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 import orjson
 
+from app.domain.base import PUBKEY_PATTERN
 from app.errors import GraphFormatError
 from app.graph.model import ChannelGraph, PolicyColumns
 
-PUBKEY_RE = re.compile(r"^(02|03)[0-9a-f]{64}$")
+PUBKEY_RE = re.compile(PUBKEY_PATTERN)
 POLICY_FIELDS = (
     # (LND field, column name)
     ("fee_base_msat", "base_fee_msat"),

@@ -11,7 +11,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from app.domain.base import ChannelId, DomainModel, Sat
 from app.domain.channel import Channel
-from app.errors import ConfigError
+from app.errors import ConfigError, validation_problems
 
 # LND refuses a time_lock_delta below 24 in `POST /v1/chanpolicy`.
 LND_MIN_TIME_LOCK_DELTA = 24
@@ -119,10 +119,7 @@ class SafetyLimits(DomainModel):
         try:
             return cls.model_validate(dict(data))
         except ValidationError as exc:
-            errors = [
-                {"field": ".".join(str(part) for part in error["loc"]) or "(limits)", "message": error["msg"]}
-                for error in exc.errors(include_url=False)
-            ]
+            errors = validation_problems(exc.errors(include_url=False), whole="(limits)")
             text = "; ".join(f"{error['field']}: {error['message']}" for error in errors)
             raise ConfigError(f"{source} are invalid: {text}", {"source": source, "errors": errors}) from exc
 
@@ -149,7 +146,6 @@ class ValidationContext(DomainModel):
         channel: Channel,
         now_s: int,
         last_change_s: int | None = None,
-        node_updates_last_24h: int = 0,
         *,
         change_history_known: bool = True,
         supports_inbound_fees: bool = True,
@@ -162,7 +158,6 @@ class ValidationContext(DomainModel):
             local_reserve_sat=channel.local_reserve_sat,
             now_s=now_s,
             last_change_s=last_change_s,
-            node_updates_last_24h=node_updates_last_24h,
             change_history_known=change_history_known,
             supports_inbound_fees=supports_inbound_fees,
             supports_htlc_limits=supports_htlc_limits,

@@ -7,16 +7,14 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from app.domain.decision import Decision, DecisionKind
-from app.domain.policy import ChannelPolicy
+from app.domain.policy import UNKNOWABLE_FIELDS, ChannelPolicy
 from app.domain.validation import IssueCode, ValidationIssue, ValidationResult, Verdict
 from app.errors import InvalidInputError
-from app.policy.limits import SafetyLimits, ValidationContext, exact
+from app.policy.limits import SECONDS_PER_HOUR, SafetyLimits, ValidationContext, exact
 
 # Fields a backend may be unable to write, by the capability flag that covers them.
 INBOUND_FIELDS = ("inbound_base_fee_msat", "inbound_fee_rate_ppm")
 HTLC_FIELDS = ("min_htlc_msat", "max_htlc_msat")
-# Fields a backend may not report at all (None in ChannelPolicy).
-UNKNOWABLE_FIELDS = ("time_lock_delta", *HTLC_FIELDS, *INBOUND_FIELDS)
 WRITING_VERDICTS = frozenset({Verdict.APPROVED, Verdict.NEEDS_APPROVAL})
 
 
@@ -284,7 +282,7 @@ class PolicyValidator:
         elif context.last_change_s is not None:
             ends_s = context.last_change_s + limits.cooldown_s
             if context.now_s < ends_s:
-                remaining_h = (ends_s - context.now_s) / 3_600
+                remaining_h = (ends_s - context.now_s) / SECONDS_PER_HOUR
                 issues.append(
                     _issue(
                         IssueCode.COOLDOWN_ACTIVE,

@@ -109,7 +109,7 @@ def limits(draw: st.DrawFn) -> SafetyLimits:
 )
 def test_engine_proposals_pass_every_proposal_rule(facts, profile_name, custom_limits, inbound, htlc):
     profile = BOOK.get(profile_name)
-    if custom_limits is not None and custom_limits.min_change_ratio <= custom_limits.max_step_ratio:
+    if custom_limits is not None:
         profile = profile.model_copy(update={"limits": custom_limits})
     capabilities = NodeCapabilities(inbound_fees=inbound, htlc_limits=htlc)
     decision = DecisionEngine(profile, capabilities).decide(facts)

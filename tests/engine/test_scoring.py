@@ -21,7 +21,6 @@ class Exploding(Heuristic):
     """Stands in for a buggy heuristic."""
 
     name: ClassVar[str] = "activity"
-    default_weight: ClassVar[float] = 0.2
 
     def score(self, channel: Channel, context: ScoringContext) -> HeuristicResult:
         raise ZeroDivisionError("boom")

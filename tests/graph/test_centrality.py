@@ -6,13 +6,14 @@ import asyncio
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
 import networkx as nx
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from app.graph.centrality import CentralityMode, compute_centrality, compute_centrality_async
+from app.graph.centrality import CentralityMode, compute_centrality
 from app.graph.loader import parse_graph
 from app.graph.model import ChannelGraph
 from tests.factories import pubkey
@@ -128,7 +129,8 @@ def test_full_snapshot_centrality_covers_every_node(real_graph, real_centrality)
 async def test_async_computation_keeps_the_event_loop_responsive(mode):
     graph, _ = graph_from_networkx(nx.barabasi_albert_graph(3_000, 3, seed=2))
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    await asyncio.get_running_loop().run_in_executor(pool, int)  # start the worker before measuring
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(pool, int)  # start the worker before measuring
     ticks = 0
 
     async def heartbeat() -> None:
@@ -139,7 +141,8 @@ async def test_async_computation_keeps_the_event_loop_responsive(mode):
 
     beat = asyncio.create_task(heartbeat())
     started = time.perf_counter()
-    scores = await compute_centrality_async(graph, executor=pool, mode=mode)
+    # the same hand-off GraphCache.get makes: the computation in a worker process, awaited from the loop
+    scores = await loop.run_in_executor(pool, partial(compute_centrality, graph, mode=mode))
     elapsed = time.perf_counter() - started
     beat.cancel()
     pool.shutdown()

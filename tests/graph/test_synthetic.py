@@ -10,7 +10,7 @@ import pytest
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from app.graph.loader import parse_graph
+from app.graph.loader import PUBKEY_RE, parse_graph
 from app.graph.model import ChannelGraph
 from app.graph.synthetic import (
     FIRST_CHANNEL_HEIGHT,
@@ -23,8 +23,6 @@ from app.graph.synthetic import (
     generate_graph_document,
 )
 from tests.factories import known
-
-PUBKEY_RE = re.compile(r"^(02|03)[0-9a-f]{64}$")
 
 
 @pytest.fixture(scope="module")

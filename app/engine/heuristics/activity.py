@@ -15,7 +15,6 @@ class ActivityHeuristic(Heuristic):
     """
 
     name = "activity"
-    default_weight = 0.20
 
     def score(self, channel: Channel, context: ScoringContext) -> HeuristicResult:
         """Blend of saturating usage measures."""
@@ -28,8 +27,9 @@ class ActivityHeuristic(Heuristic):
         capacity_msat = channel.capacity_sat * 1000
         turnover = flow.total_volume_msat / capacity_msat
         revenue_ppm = flow.out_fee_msat * 1_000_000 / capacity_msat
-        moved = flow.earlier_volume_msat + flow.later_volume_msat
-        trend = (flow.later_volume_msat - flow.earlier_volume_msat) / moved if moved else None
+        moved = flow.total_volume_msat
+        earlier = moved - flow.later_volume_msat  # every forward in the window falls in one half or the other
+        trend = (flow.later_volume_msat - earlier) / moved if moved else None
         value = blend(
             {
                 "turnover": (clamp(turnover / params.turnover_target), 0.35),

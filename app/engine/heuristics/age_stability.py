@@ -11,7 +11,6 @@ class AgeStabilityHeuristic(Heuristic):
     """Channel age up to maturity (60 %) and few policy changes in the window (40 %)."""
 
     name = "age_stability"
-    default_weight = 0.05
 
     def score(self, channel: Channel, context: ScoringContext) -> HeuristicResult:
         """Age from the short channel id's funding block; stability from the policy change count."""

@@ -47,7 +47,6 @@ class Heuristic(ABC):
     """One way of judging a channel; small, pure, and isolated from the others."""
 
     name: ClassVar[str]
-    default_weight: ClassVar[float]
 
     @abstractmethod
     def score(self, channel: Channel, context: ScoringContext) -> HeuristicResult:

@@ -20,7 +20,6 @@ class CentralityHeuristic(Heuristic):
     """
 
     name = "centrality"
-    default_weight = 0.20
 
     def score(self, channel: Channel, context: ScoringContext) -> HeuristicResult:
         """Weighted percentile rank of the peer."""

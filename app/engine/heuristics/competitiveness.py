@@ -25,7 +25,6 @@ class CompetitivenessHeuristic(Heuristic):
     """
 
     name = "competitiveness"
-    default_weight = 0.15
 
     def score(self, channel: Channel, context: ScoringContext) -> HeuristicResult:
         """Position of our fee rate in the market and in our own price list."""

@@ -23,7 +23,6 @@ class LiquidityHeuristic(Heuristic):
     """Local ratio against the target band (60 %) and liquidity usable both ways above reserves (40 %)."""
 
     name = "liquidity"
-    default_weight = 0.25
 
     def score(self, channel: Channel, context: ScoringContext) -> HeuristicResult:
         """Band score blended with two-way usable liquidity."""

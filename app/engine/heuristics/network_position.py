@@ -11,7 +11,6 @@ class NetworkPositionHeuristic(Heuristic):
     """Few alternative 2-hop routes to the peer (50 %) and many nodes reached only through it (50 %)."""
 
     name = "network_position"
-    default_weight = 0.02
 
     def score(self, channel: Channel, context: ScoringContext) -> HeuristicResult:
         """Redundancy of the peer within 2 hops and the new reach it brings."""

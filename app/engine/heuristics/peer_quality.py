@@ -15,7 +15,6 @@ class PeerQualityHeuristic(Heuristic):
     """Mean of the peer's capacity (log, 0.1 to 100 BTC), channel count (log, 1 to 1,000) and betweenness rank."""
 
     name = "peer_quality"
-    default_weight = 0.03
 
     def score(self, channel: Channel, context: ScoringContext) -> HeuristicResult:
         """Log scales because peer sizes span five orders of magnitude."""

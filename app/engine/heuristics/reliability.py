@@ -11,7 +11,6 @@ class ReliabilityHeuristic(Heuristic):
     """Uptime over lifetime (50 %), the peer's enabled share in the graph (30 %) and the active flag (20 %)."""
 
     name = "reliability"
-    default_weight = 0.10
 
     def score(self, channel: Channel, context: ScoringContext) -> HeuristicResult:
         """Blend of liveness signals; parts the node does not report are left out."""
