@@ -20,7 +20,8 @@ GRPC_PERMISSION_DENIED = 7
 GRPC_RESOURCE_EXHAUSTED = 8
 GRPC_UNAVAILABLE = 14
 GRPC_UNAUTHENTICATED = 16
-TEMPORARY_STATUSES = frozenset({502, 503, 504})
+TEMPORARY_STATUSES = frozenset({429, 502, 503, 504})
+TEMPORARY_CODES = frozenset({GRPC_DEADLINE_EXCEEDED, GRPC_RESOURCE_EXHAUSTED, GRPC_UNAVAILABLE})
 # grpc-gateway answers most macaroon problems with code 2 (Unknown) and HTTP 500, so the text decides.
 AUTH_HINTS = ("macaroon", "verification failed", "permission denied", "cannot get macaroon")
 
@@ -49,9 +50,7 @@ def lnd_error(response: httpx.Response, node: str) -> UpstreamError:
     text = f"LND {node} answered HTTP {status}" + (f": {message}" if message else "")
     details = {"node": node, "http_status": status, "grpc_code": code}
     lowered = message.lower()
-    if status == 429 or code == GRPC_RESOURCE_EXHAUSTED:
-        return UpstreamTemporaryError(text, details, status, retry_after_seconds(response))
-    if status in TEMPORARY_STATUSES or code in (GRPC_UNAVAILABLE, GRPC_DEADLINE_EXCEEDED):
+    if status in TEMPORARY_STATUSES or code in TEMPORARY_CODES:
         return UpstreamTemporaryError(text, details, status, retry_after_seconds(response))
     if status in (401, 403) or code in (GRPC_UNAUTHENTICATED, GRPC_PERMISSION_DENIED):
         return UpstreamAuthError(text, details, status)

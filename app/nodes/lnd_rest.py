@@ -75,14 +75,14 @@ class LndRestClient(NodeClient):
         )
         fees = {str(entry.get("chan_id")): entry for entry in fee_report.get("channel_fees", [])}
         pubkey = await self.our_pubkey()
-        edge_index = {cid: i for i, cid in enumerate(graph.channel_ids)} if graph is not None else {}
         node = graph.index.get(pubkey) if graph is not None else None
+        own_edges = _own_edges(graph, node) if graph is not None and node is not None else {}
         channels = []
         for data in raw_channels.get("channels", []):
             chan_id = str(data.get("chan_id"))
             policy, updated_s = None, None
-            if graph is not None and node is not None and chan_id in edge_index:
-                edge = edge_index[chan_id]
+            if graph is not None and node is not None and chan_id in own_edges:
+                edge = own_edges[chan_id]
                 policy = graph.policy_of(edge, node)
                 updated_s = graph.announced_by(edge, node).updated_at(edge)
             if policy is None:
@@ -162,3 +162,8 @@ class LndRestClient(NodeClient):
                     failure_reason=str(failure.get("reason", "")),
                 )
         return PolicyUpdateResult(chan_id=channel.chan_id, outcome=UpdateOutcome.ACCEPTED)
+
+
+def _own_edges(graph: ChannelGraph, node: int) -> dict[str, int]:
+    """Channel id to edge id for the node's own channels (not a map over the whole graph per call)."""
+    return {graph.channel_ids[edge]: edge for edge in graph.edges_of(node).tolist()}

@@ -99,17 +99,11 @@ class NodeTransport:
             self.requests_made += 1
             try:
                 response = await self._client.request(method, path, json=json, params=params, headers=headers)
-            except httpx.TimeoutException as exc:
+            except httpx.TransportError as exc:  # timeouts included: httpx.TimeoutException is one
                 self.breaker.record_failure()
+                what = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
                 raise UpstreamTemporaryError(
-                    f"node {self.name} timed out on {method} {path} ({type(exc).__name__})",
-                    {"node": self.name},
-                ) from None
-            except httpx.TransportError as exc:
-                self.breaker.record_failure()
-                raise UpstreamTemporaryError(
-                    f"node {self.name} could not be reached on {method} {path} ({type(exc).__name__})",
-                    {"node": self.name},
+                    f"node {self.name} {what} on {method} {path} ({type(exc).__name__})", {"node": self.name}
                 ) from None
         if response.status_code >= 400:
             error = self._error_mapper(response)

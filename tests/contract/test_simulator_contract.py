@@ -10,14 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
-from app.graph.synthetic import generate_graph
 from app.sandbox.lnd.encoding import forward, getinfo
 from app.sandbox.lnd.faults import FaultPlan
 from app.sandbox.lnd.model import Forward
 from app.sandbox.lnd.node import SimulatedNode
 from app.sandbox.lnd.server import SimulatorHandle, running_simulator
-from app.sandbox.state import generate_sandbox_state
 from tests.contract.swagger import ContractError, LndContract, check, event_hooks, require_contract
+from tests.sandbox.lnd.hub import node, small_graph, small_state
+
+__all__ = ["node", "small_graph", "small_state"]  # the sandbox's hub fixtures, registered by their names
 
 
 @pytest.fixture(scope="module")
@@ -26,15 +27,9 @@ def contract() -> LndContract:
     return require_contract()
 
 
-@pytest.fixture(scope="module")
-def node_source() -> tuple[Any, Any]:
-    graph = generate_graph(seed=3, node_count=300, channel_count=900)
-    return graph, generate_sandbox_state(graph, 0, seed=3)
-
-
 @pytest.fixture
-async def sim(contract: LndContract, node_source: tuple[Any, Any]) -> AsyncIterator[SimulatorHandle]:
-    async with running_simulator(SimulatedNode(node_source[1], node_source[0]), tls=True) as handle:
+async def sim(contract: LndContract, node: SimulatedNode) -> AsyncIterator[SimulatorHandle]:
+    async with running_simulator(node, tls=True) as handle:
         yield handle
 
 
@@ -65,12 +60,8 @@ async def exchange(
 # --- the validator itself -------------------------------------------------------------------------
 
 
-def sample_getinfo(node_source: tuple[Any, Any]) -> dict[str, Any]:
-    return getinfo(SimulatedNode(node_source[1], node_source[0]))
-
-
-def test_a_correct_response_passes(contract: LndContract, node_source: tuple[Any, Any]):
-    contract.validate_response("GET", "/v1/getinfo", 200, sample_getinfo(node_source))
+def test_a_correct_response_passes(contract: LndContract, node: SimulatedNode):
+    contract.validate_response("GET", "/v1/getinfo", 200, getinfo(node))
 
 
 @pytest.mark.parametrize(
@@ -89,10 +80,8 @@ def test_a_correct_response_passes(contract: LndContract, node_source: tuple[Any
         (lambda b: b["features"]["0"].update(is_known="yes"), "is not of type 'boolean'"),
     ],
 )
-def test_a_wrong_response_fails(
-    contract: LndContract, node_source: tuple[Any, Any], mutate: Any, problem: str
-):
-    body = copy.deepcopy(sample_getinfo(node_source))
+def test_a_wrong_response_fails(contract: LndContract, node: SimulatedNode, mutate: Any, problem: str):
+    body = copy.deepcopy(getinfo(node))
     mutate(body)
     with pytest.raises(ContractError, match=problem):
         contract.validate_response("GET", "/v1/getinfo", 200, body)
@@ -158,9 +147,9 @@ def test_a_wrong_request_fails(
         contract.validate_request(method, path, body, query)
 
 
-def test_schemas_have_teeth(contract: LndContract, node_source: tuple[Any, Any]):
+def test_schemas_have_teeth(contract: LndContract, node: SimulatedNode):
     schema = contract.schema("#/definitions/lnrpcGetInfoResponse", "response")
-    body = sample_getinfo(node_source)
+    body = getinfo(node)
     assert check(body, schema) == []
     assert check({**body, "num_peers": "1"}, schema)  # int32 sent as a string
     assert check({**body, "invented": True}, schema)  # a field LND does not have

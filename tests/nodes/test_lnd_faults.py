@@ -76,17 +76,6 @@ async def test_a_500_unknown_error_is_reported_at_once(sim):
     await lnd.aclose()
 
 
-async def test_500_with_a_client_error_code_is_not_retried(sim):
-    lnd = client(sim)
-    channel = await first_active(lnd)
-    before = lnd.requests_made
-    bad = channel.local_policy.model_copy(update={"time_lock_delta": 10})
-    result = await lnd.update_channel_policy(channel, bad)
-    assert result.outcome is UpdateOutcome.FAILED
-    assert lnd.requests_made == before + 1
-    await lnd.aclose()
-
-
 async def test_timeouts_are_retried_and_reported(sim):
     sim.set_faults(FaultPlan(paths=("/v1/getinfo",), timeout_rate=1.0, hang_s=5.0))
     lnd = client(sim, read_timeout_s=0.2)

@@ -11,6 +11,7 @@ from app.domain.updates import UpdateOutcome
 from app.errors import UpstreamAuthError, UpstreamNotFoundError
 from app.graph.synthetic import generate_graph
 from app.nodes.lnd_rest import LndRestClient
+from app.nodes.transport import tls_verification
 from app.nodes.verified_update import apply_verified
 from app.sandbox.lnd.node import SimulatedNode
 from app.sandbox.lnd.server import SimulatorHandle, running_simulator
@@ -34,13 +35,11 @@ async def sim(request, hub) -> AsyncIterator[SimulatorHandle]:
 def lnd_client(
     sim: SimulatorHandle, macaroon: bytes | None = None
 ) -> tuple[LndRestClient, ContractCheckingTransport]:
-    transport = ContractCheckingTransport(verify=sim.ssl_context())
+    cert = sim.cert_pem.decode() if sim.cert_pem else None
+    # A custom transport replaces the client's TLS settings, so it gets the app's own pinning.
+    transport = ContractCheckingTransport(verify=tls_verification(cert))
     client = LndRestClient(
-        "sim",
-        sim.url,
-        macaroon or sim.macaroons.fees,
-        tls_cert_pem=sim.cert_pem.decode() if sim.cert_pem else None,
-        transport=transport,
+        "sim", sim.url, macaroon or sim.macaroons.fees, tls_cert_pem=cert, transport=transport
     )
     return client, transport
 

@@ -95,9 +95,7 @@ def test_every_encryption_uses_a_fresh_nonce():
     "change",
     [
         pytest.param(lambda s: {"ciphertext": flip_first_byte(s.ciphertext)}, id="ciphertext"),
-        pytest.param(
-            lambda s: {"ciphertext": base64.b64encode(base64.b64decode(s.ciphertext)[:-1]).decode()}, id="tag"
-        ),
+        pytest.param(lambda s: {"ciphertext": truncate_tag(s.ciphertext)}, id="tag"),
         pytest.param(lambda s: {"nonce": flip_first_byte(s.nonce)}, id="nonce"),
         pytest.param(lambda s: {"version": s.version + 1}, id="version"),
         pytest.param(lambda s: {"key_id": OTHER_KEY.key_id}, id="key-id-of-another-loaded-key"),

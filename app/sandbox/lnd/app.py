@@ -48,15 +48,13 @@ class LndSimulator:
         node: SimulatedNode,
         macaroons: Macaroons | None = None,
         faults: FaultPlan | None = None,
-        sandbox_token: str | None = None,
-        transports: TransportRegistry | None = None,
     ) -> None:
         self.node = node
         self.macaroons = macaroons or Macaroons.mint()
         self.faults = FaultInjector(faults)
         self.graph = GraphView(node)
-        self.sandbox_token = sandbox_token or secrets.token_hex(16)
-        self.transports = transports or TransportRegistry()
+        self.sandbox_token = secrets.token_hex(16)
+        self.transports = TransportRegistry()
         handlers = Handlers(node, self.graph, self.faults)
         self.routes = [
             Route(method, _compile(template), permission, f"/lnrpc.Lightning/{rpc}", getattr(handlers, name))
@@ -165,13 +163,3 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
-
-
-def create_lnd_app(
-    node: SimulatedNode,
-    macaroons: Macaroons | None = None,
-    faults: FaultPlan | None = None,
-    sandbox_token: str | None = None,
-) -> LndSimulator:
-    """The simulator app for a node (a factory, for symmetry with app.main.create_app)."""
-    return LndSimulator(node, macaroons, faults, sandbox_token)

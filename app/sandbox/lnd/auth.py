@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 from app.errors import InvalidInputError
-from app.sandbox.lnd.errors import LndError, unknown
+from app.sandbox.lnd.errors import unknown
 from app.sandbox.lnd.protojson import go_hex
 from app.security.macaroons import LND_ID_VERSION, mint_macaroon, parse_macaroon, verify_macaroon
 
@@ -71,12 +71,3 @@ def check_macaroon(values: list[str], root_key: bytes, permission: str, full_met
     granted = macaroon.permissions or frozenset()
     if permission not in granted and f"uri:{full_method}" not in granted:
         raise unknown("permission denied")
-
-
-def require(values: list[str], root_key: bytes, permission: str, full_method: str) -> LndError | None:
-    """The error `check_macaroon` would raise, or None when the macaroon is good."""
-    try:
-        check_macaroon(values, root_key, permission, full_method)
-    except LndError as exc:
-        return exc
-    return None

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.sandbox.lnd.chanpolicy import Verdict
+from app.sandbox.lnd.errors import GrpcCode, LndError, unknown
 
 ADMIN_PREFIX = "/_sandbox/"
 
@@ -216,10 +217,16 @@ def _replay(buffered: list[Message], receive: Receive) -> Receive:
     return replay
 
 
+def _injected_error(status: int) -> LndError:
+    """The LND error whose HTTP status grpc-gateway maps to `status` (503 or 500)."""
+    if status == 503:
+        return LndError(GrpcCode.UNAVAILABLE, "sandbox fault injection: service unavailable")
+    return unknown("sandbox fault injection: internal error")
+
+
 async def _send_error(send: Send, status: int) -> None:
-    code, message = (14, "sandbox fault injection: service unavailable") if status == 503 else (
-        2, "sandbox fault injection: internal error")  # fmt: skip
-    body = orjson.dumps({"code": code, "message": message, "details": []})
+    error = _injected_error(status)
+    body = orjson.dumps(error.body())
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -80,7 +80,7 @@ class ForwardingLog:
         """Total fees earned by forwards settled in [start, end]."""
         low = bisect_left(self._times, start_ns)
         high = bisect_right(self._times, end_ns)
-        return sum(event.amt_in_msat - event.amt_out_msat for event in self._events[low:high])
+        return sum(event.fee_msat for event in self._events[low:high])
 
 
 @dataclass(frozen=True)

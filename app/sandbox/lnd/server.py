@@ -17,6 +17,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from app.graph.model import ChannelGraph
+from app.nodes.transport import tls_verification
 from app.sandbox.lnd.app import LndSimulator
 from app.sandbox.lnd.auth import Macaroons
 from app.sandbox.lnd.faults import FaultPlan, TransportRegistry
@@ -71,7 +72,6 @@ class SimulatorHandle:
     url: str
     app: LndSimulator
     cert_pem: bytes | None
-    cert_path: Path | None
 
     @property
     def node(self) -> SimulatedNode:
@@ -109,9 +109,7 @@ class SimulatorHandle:
 
     def ssl_context(self) -> ssl.SSLContext | bool:
         """A client context trusting only this simulator's certificate (True without TLS)."""
-        if self.cert_pem is None:
-            return True
-        return ssl.create_default_context(cadata=self.cert_pem.decode())
+        return tls_verification(self.cert_pem.decode() if self.cert_pem is not None else None)
 
     def client(self, macaroon: bytes | None = None, **kwargs: Any) -> httpx.AsyncClient:
         """An httpx client for the simulator trusting its cert, sending `macaroon` (None: admin; b"": none)."""
@@ -147,9 +145,7 @@ async def running_simulator(
         try:
             bound = await wait_listening(server, task)
             url = f"{'https' if tls else 'http'}://{url_host(host)}:{bound}"
-            yield SimulatorHandle(
-                url, app, files.cert_pem if files else None, files.cert_path if files else None
-            )
+            yield SimulatorHandle(url, app, files.cert_pem if files else None)
         finally:
             server.should_exit = True
             await task

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from app.security.private_files import write_private_file
 
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
 VALIDITY = dt.timedelta(days=425)  # LND's default: 14 months
@@ -76,12 +77,14 @@ def generate_certificate(hosts: Iterable[str] = DEFAULT_HOSTS) -> tuple[bytes, b
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
-def write_certificate(directory: Path, hosts: Iterable[str] = DEFAULT_HOSTS, reuse: bool = True) -> TlsFiles:
-    """Write `tls.cert` (0644) and `tls.key` (0600) to `directory`; keep an existing pair when `reuse`."""
+def write_certificate(directory: Path, hosts: Iterable[str] = DEFAULT_HOSTS) -> TlsFiles:
+    """Write `tls.cert` (0644) and `tls.key` (0600) to `directory`; keep an existing pair that still fits."""
     directory.mkdir(parents=True, exist_ok=True)
     cert_path, key_path = directory / "tls.cert", directory / "tls.key"
-    if reuse and cert_path.exists() and key_path.exists() and covers(cert_path.read_bytes(), hosts):
-        return TlsFiles(cert_path, key_path, cert_path.read_bytes())
+    if cert_path.exists() and key_path.exists():
+        existing = cert_path.read_bytes()
+        if covers(existing, hosts):
+            return TlsFiles(cert_path, key_path, existing)
     cert_pem, key_pem = generate_certificate(hosts)
     write_secret(key_path, key_pem)
     cert_path.write_bytes(cert_pem)
@@ -112,8 +115,7 @@ def _is_ip(host: str) -> bool:
 
 
 def write_secret(path: Path, data: bytes) -> None:
-    """Write a file readable by its owner only (created 0600, never briefly wider)."""
+    """Replace `path` with a file readable by its owner only (created 0600, never briefly wider)."""
+    # write_private_file refuses to overwrite; the simulator's credentials are meant to be replaced.
     path.unlink(missing_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
+    write_private_file(path, data)

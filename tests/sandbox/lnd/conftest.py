@@ -1,4 +1,4 @@
-"""Fixtures for the LND simulator tests: a small synthetic hub, a >50k-forward hub, a running server."""
+"""Fixtures for the LND simulator tests: the small synthetic hub (from hub.py) and a running server."""
 
 from __future__ import annotations
 
@@ -6,29 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.graph.model import ChannelGraph
-from app.graph.synthetic import generate_graph
 from app.sandbox.lnd.node import SimulatedNode
 from app.sandbox.lnd.server import SimulatorHandle, running_simulator
-from app.sandbox.state import SandboxState, generate_sandbox_state
+from tests.sandbox.lnd.hub import node, small_graph, small_state
 
-
-@pytest.fixture(scope="session")
-def small_graph() -> ChannelGraph:
-    """A 300-node synthetic graph; node 0 is its scaled-down ACINQ hub (35 channels)."""
-    return generate_graph(seed=3, node_count=300, channel_count=900)
-
-
-@pytest.fixture(scope="session")
-def small_state(small_graph: ChannelGraph) -> SandboxState:
-    """The hub's sandbox state (seed 3: four inactive channels, ~1,160 forwards)."""
-    return generate_sandbox_state(small_graph, 0, seed=3)
-
-
-@pytest.fixture
-def node(small_state: SandboxState, small_graph: ChannelGraph) -> SimulatedNode:
-    """A fresh simulated node (its policies and clock start from the state every test)."""
-    return SimulatedNode(small_state, small_graph)
+__all__ = ["node", "sim", "small_graph", "small_state"]  # imported fixtures are registered by their names
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import ssl
 import stat
 import subprocess
@@ -15,15 +14,10 @@ import httpx
 import orjson
 
 from app.graph.synthetic import generate_graph_document
+from app.serving import free_port
 from app.settings import PROJECT_ROOT
 
 FIELDS = {"url", "tls_cert", "admin_macaroon", "readonly_macaroon", "fees_macaroon", "sandbox_token"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def read_banner(process: subprocess.Popen[str], deadline_s: float = 30.0) -> dict[str, str]:

@@ -7,9 +7,9 @@ import secrets
 import httpx
 import pytest
 
-from app.sandbox.lnd.auth import FEES_PERMISSIONS, Macaroons
+from app.sandbox.lnd.auth import Macaroons
 from app.sandbox.lnd.server import SimulatorHandle
-from app.security.macaroons import mint_macaroon
+from app.security.macaroons import REQUIRED_PERMISSIONS, mint_macaroon, parse_macaroon
 
 POLICY = {"global": True, "base_fee_msat": "1000", "fee_rate_ppm": 10, "time_lock_delta": 40}
 
@@ -99,5 +99,7 @@ async def test_body_errors_come_before_authentication(sim: SimulatorHandle):
     assert response.status_code == 400 and response.json()["code"] == 3
 
 
-def test_minted_fees_macaroon_permissions():
-    assert FEES_PERMISSIONS == {"info": ["read"], "offchain": ["read", "write"]}
+def test_minted_fees_macaroon_grants_what_the_optimizer_requires():
+    fees = parse_macaroon(Macaroons.mint().fees)
+    assert fees.permissions == REQUIRED_PERMISSIONS
+    assert fees.warnings() == []  # neither admin-like nor missing anything
