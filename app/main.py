@@ -44,9 +44,7 @@ def load_graph_and_centrality(settings: Settings) -> tuple[ChannelGraph, Central
     return graph, centrality_for(graph, settings)
 
 
-async def load_graph_state(
-    settings: Settings, state: GraphState, executor: Executor, graphs: GraphCache
-) -> None:
+async def load_graph_state(settings: Settings, state: GraphState, executor: Executor) -> None:
     """Fill `state` from a worker process, so JSON parsing and graph maths never hold the loop's GIL."""
     try:
         loop = asyncio.get_running_loop()
@@ -54,7 +52,6 @@ async def load_graph_state(
         if graph.synthetic:
             log.warning("%s", graph.notes[0])
         state.graph, state.centrality = graph, centrality
-        graphs.put("default", graph, centrality)
         log.info("graph ready: %d nodes, %d channels", graph.node_count, graph.edge_count)
     except Exception as exc:  # recorded for /ready; the process stays up to report it
         state.error = f"{type(exc).__name__}: {exc}"
@@ -76,12 +73,7 @@ SHUTDOWN_STEP_S = 10.0  # no single close may hold shutdown longer than this
 async def watch_health(runtime: ServiceRuntime) -> None:
     """Refresh the degraded mode every few seconds, so /ready and metrics follow outages and recoveries."""
     while True:
-        try:
-            await asyncio.wait_for(
-                runtime.refresh_health(), timeout=max(5.0, runtime.settings.health_interval_s)
-            )
-        except TimeoutError:
-            runtime.storage_up = False  # a ping that does not answer is an outage too
+        await runtime.refresh_health()
         await asyncio.sleep(runtime.settings.health_interval_s)
 
 
@@ -119,7 +111,6 @@ async def build_runtime(
         graphs=GraphCache(settings, executor),
         clients=clients,
         limiter=KeyRateLimiter(settings.rate_limit_per_second),
-        executor=executor,
     )
 
 
@@ -145,9 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.runtime = runtime
             app.state.accounts = AccountService(runtime.storage, admin_key(settings))
             tasks = [
-                asyncio.create_task(
-                    load_graph_state(settings, state, executor, runtime.graphs), name="graph-loader"
-                ),
+                asyncio.create_task(load_graph_state(settings, state, executor), name="graph-loader"),
                 asyncio.create_task(watch_health(runtime), name="health-watch"),
             ]
             if settings.schedule_enabled:

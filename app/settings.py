@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     extra_master_key_file: Path | None = Field(
         default=None, description="a second key used only to decrypt (the old or next key around a rotation)"
     )
-    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="local state: key salt, secret store")
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR, description="local state: embedded database, passphrase salt, demo files"
+    )
     admin_api_key: SecretStr | None = Field(default=None, description="bootstrap platform-admin API key")
     admin_api_key_file: Path | None = Field(default=None, description="file holding it (mode 0600)")
     rate_limit_per_second: int = Field(

@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import base64
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -22,22 +21,17 @@ from pathlib import Path
 import httpx
 
 from app.cache.redis_server import RedisServer
+from app.cli.demo_bootstrap import DemoFiles, SandboxEndpoint, bootstrap
 from app.graph.source import resolve_graph
 from app.sandbox.lnd.node import SimulatedNode
-from app.sandbox.lnd.server import running_simulator
+from app.sandbox.lnd.server import SimulatorHandle, running_simulator
 from app.sandbox.state import generate_sandbox_state
+from app.serving import free_port
 from app.settings import get_settings
 from app.storage.embedded import EmbeddedMongo
 
 ADMIN = "mcp_bench_admin_key"
 PROJECT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def load(url: str, key: str, path: str, concurrency: int, seconds: float) -> tuple[float, list[float]]:
@@ -67,6 +61,14 @@ def percentile(values: list[float], fraction: float) -> float:
     """The value below which `fraction` of the sorted values lie."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def write_credentials(directory: Path, sim: SimulatorHandle) -> tuple[Path, Path]:
+    """The simulator's fees macaroon and certificate as files, the way `make run` hands them over."""
+    macaroon, cert = directory / "fees.macaroon", directory / "tls.cert"
+    macaroon.write_bytes(bytes.fromhex(sim.fees_macaroon_hex))
+    cert.write_bytes(sim.cert_pem or b"")
+    return macaroon, cert
 
 
 async def main() -> int:
@@ -112,21 +114,18 @@ async def main() -> int:
                     except httpx.TransportError:
                         pass
                     await asyncio.sleep(0.1)
-                admin = {"Authorization": f"Bearer {ADMIN}"}
-                tenant = (await client.post("/api/v1/tenants", json={"name": "bench"}, headers=admin)).json()
-                issued = await client.post(f"/api/v1/tenants/{tenant['id']}/keys",
-                                           json={"name": "bench", "role": "admin"}, headers=admin)  # fmt: skip
-                key = issued.json()["key"]
-                auth = {"Authorization": f"Bearer {key}"}
-                body = {"name": "bench", "backend": "lnd", "url": sim.url, "macaroon": sim.fees_macaroon_hex,
-                        "tls_cert_pem": sim.cert_pem.decode() if sim.cert_pem else None}  # fmt: skip
-                node_id = (await client.post("/api/v1/nodes", json=body, headers=auth)).json()["node"]["id"]
+                # The node is set up the way `make run` does it: through the API, every step checked.
+                macaroon, cert = await asyncio.to_thread(write_credentials, Path(workdir), sim)
+                files = DemoFiles(key=Path(workdir, "bench.key"), node=Path(workdir, "bench.node"))
                 started = time.perf_counter()
-                synced = (await client.post(f"/api/v1/nodes/{node_id}/sync", headers=auth)).json()
+                demo = await bootstrap(url, ADMIN, SandboxEndpoint(sim.url, macaroon, cert), "bench", files)
                 print(
-                    f"sync of {synced['channels']} channels: {time.perf_counter() - started:.2f} s",
+                    f"set-up through the API: {time.perf_counter() - started:.2f} s, "
+                    f"of which the sync of {demo.channels} channels {demo.sync_seconds:.2f} s",
                     flush=True,
                 )
+                key, node_id = files.key.read_text().strip(), demo.node_id
+                auth = {"Authorization": f"Bearer {key}"}
                 chan_id = state.channels[0].chan_id
                 paths = {
                     "GET /health (trivial)": "/health",

@@ -25,6 +25,7 @@ from app.errors import (
     UpstreamError,
     UpstreamTemporaryError,
     UpstreamUnavailableError,
+    validation_problems,
 )
 
 log = logging.getLogger(__name__)
@@ -74,10 +75,7 @@ async def domain_error_handler(request: Request, exc: Exception) -> JSONResponse
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """Body, query and path validation errors: 422 with the location and reason of each problem."""
     assert isinstance(exc, RequestValidationError)
-    problems = [
-        {"location": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
-        for error in exc.errors()
-    ]
+    problems = validation_problems(exc.errors(), key="location")
     return JSONResponse(error_body("validation_error", "the request is invalid", problems), status_code=422)
 
 

@@ -61,15 +61,20 @@ class SimulatorProcess:
     endpoint: SandboxEndpoint
 
     async def stop(self) -> None:
-        """SIGTERM (uvicorn stops gracefully), then SIGKILL after 10 s."""
+        """Stop the simulator."""
+        await stop_process(self.process)
+
+
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM (uvicorn stops gracefully), then SIGKILL after 10 s."""
+    with contextlib.suppress(ProcessLookupError):
+        process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), 10.0)
+    except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
-            self.process.terminate()
-        try:
-            await asyncio.wait_for(self.process.wait(), 10.0)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
-            await self.process.wait()
+            process.kill()
+        await process.wait()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,7 +138,7 @@ async def start_simulator(node: str, port: int, directory: Path) -> SimulatorPro
                 name, _, value = line.decode().partition(": ")
                 fields[name.strip()] = value.strip()
     except BaseException:
-        await SimulatorProcess(process, SandboxEndpoint("", Path(), None)).stop()
+        await stop_process(process)
         raise
     cert = fields.get("tls_cert")
     endpoint = SandboxEndpoint(fields["url"], Path(fields["fees_macaroon"]), Path(cert) if cert else None)

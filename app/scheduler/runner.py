@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 from app.errors import DomainError
 from app.services.cycles import CycleService
 from app.services.runtime import ServiceRuntime
+from app.storage.paging import Page
 from app.storage.records import ExecutionMode, NodeRecord
 
 log = logging.getLogger(__name__)
 SCHEDULER_ACTOR = "scheduler"
+T = TypeVar("T")
 
 
 @dataclass
@@ -58,21 +62,9 @@ class CycleScheduler:
     async def _nodes(self) -> AsyncIterator[NodeRecord]:
         """Every node of every tenant, page by page."""
         storage = self.runtime.storage
-        cursor: str | None = None
-        while True:
-            tenants = await storage.tenants.list(limit=100, cursor=cursor)
-            for tenant in tenants.items:
-                node_cursor: str | None = None
-                while True:
-                    page = await storage.nodes.list(tenant.id, limit=100, cursor=node_cursor)
-                    for node in page.items:
-                        yield node
-                    if page.next_cursor is None:
-                        break
-                    node_cursor = page.next_cursor
-            if tenants.next_cursor is None:
-                return
-            cursor = tenants.next_cursor
+        async for tenant in every_item(partial(storage.tenants.list, limit=100)):
+            async for node in every_item(partial(storage.nodes.list, tenant.id, limit=100)):
+                yield node
 
     async def _run_one(self, node: NodeRecord, report: TickReport) -> None:
         if self.runtime.clients.unreachable(node.id):  # NODE_UNREACHABLE: wait for the circuit's probe
@@ -91,3 +83,15 @@ class CycleScheduler:
             report.failed[node.id] = exc.message
             log.warning("scheduled cycle for node %s failed: %s", node.id, exc.message)
         # The lease is kept until it expires: a replica ticking moments later must not run the node again.
+
+
+async def every_item(fetch: Callable[..., Awaitable[Page[T]]]) -> AsyncIterator[T]:
+    """Every item of a listing paged by `cursor=`, fetching the next page only when needed."""
+    cursor: str | None = None
+    while True:
+        page = await fetch(cursor=cursor)
+        for item in page.items:
+            yield item
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor

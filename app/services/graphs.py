@@ -46,10 +46,6 @@ class GraphCache:
             self._entries[key] = entry
             return entry
 
-    def put(self, key: str, graph: ChannelGraph, centrality: CentralityScores) -> None:
-        """Seed an entry computed elsewhere (the configured default graph)."""
-        self._entries[key] = ScoredGraph(graph, centrality, time.monotonic())
-
     def drop(self, key: str) -> None:
         """Forget a node's graph (node deleted)."""
         self._entries.pop(key, None)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from app.domain.base import ChannelId
 from app.engine.profile import Profile, ProfileBook
-from app.errors import InvalidInputError
+from app.errors import InvalidInputError, validation_problems
 from app.policy.limits import SafetyLimits
 from app.storage.records import ExecutionMode
 
@@ -54,10 +54,7 @@ def parse_node_settings(data: dict[str, Any], book: ProfileBook, default: str | 
     try:
         settings = NodeSettings.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            {"field": ".".join(str(p) for p in error["loc"]), "message": error["msg"]}
-            for error in exc.errors(include_url=False)
-        ]
+        problems = validation_problems(exc.errors(include_url=False))
         raise InvalidInputError("node settings are invalid", {"errors": problems}) from None
     if settings.profile is not None and settings.profile not in book.profiles:
         raise InvalidInputError(f"unknown profile {settings.profile!r}", {"available": sorted(book.profiles)})

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from app.cache.keys import cache_key
 from app.cache.ttl import TtlClass
-from app.errors import InvalidInputError, StorageUnavailableError
+from app.errors import InvalidInputError, NotFoundError, StorageUnavailableError
 from app.security.macaroons import macaroon_bytes, parse_macaroon
 from app.services.clients import credential_context
 from app.services.node_settings import NodeSettings, parse_node_settings
@@ -136,19 +136,18 @@ class NodeService:
         """The tenant's nodes, newest first."""
         return await self.runtime.storage.nodes.list(tenant_id, limit=limit, cursor=cursor)
 
-    async def delete(self, tenant_id: str, node_id: str) -> None:
+    async def delete(self, node: NodeRecord) -> None:
         """Remove the node, its credential, its client, cached graph and cache entries."""
         runtime = self.runtime
-        node = await runtime.storage.nodes.get(tenant_id, node_id)
-        await runtime.storage.nodes.delete(tenant_id, node_id)
+        if not await runtime.storage.nodes.delete(node.tenant_id, node.id):  # a concurrent delete won
+            raise NotFoundError(f"node {node.id} not found", {"node_id": node.id})
         await runtime.storage.secrets.delete(credential_context(node))
-        await runtime.clients.drop(node_id)
-        runtime.graphs.drop(f"node:{node_id}")
-        await runtime.cache.invalidate_node(tenant_id, node_id)
+        await runtime.clients.drop(node.id)
+        runtime.graphs.drop(f"node:{node.id}")
+        await runtime.cache.invalidate_node(node.tenant_id, node.id)
 
-    async def settings(self, tenant_id: str, node_id: str) -> NodeSettings:
-        """The node's settings."""
-        node = await self.get(tenant_id, node_id)
+    def settings(self, node: NodeRecord) -> NodeSettings:
+        """The node's settings, from the record the route already resolved."""
         return parse_node_settings(node.settings, self.runtime.profiles, self.runtime.settings.profile)
 
     async def update_settings(self, tenant_id: str, node_id: str, data: dict[str, Any]) -> NodeSettings:

@@ -15,7 +15,6 @@ from app.domain.snapshot import NodeSnapshot
 from app.engine.cycle import CycleReport, run_cycle
 from app.engine.profile import Profile
 from app.errors import UpstreamUnavailableError
-from app.graph.model import ChannelGraph
 from app.nodes.base import NodeClient
 from app.services.graphs import ScoredGraph
 from app.services.node_settings import parse_node_settings
@@ -82,14 +81,10 @@ class ObserveService:
         if client.capabilities.channel_graph:  # the node knows the graph it routes on
             return await runtime.graphs.get(f"node:{node.id}", client.describe_graph)
         default = runtime.default_graph
-        if not default.ready or default.graph is None:
+        if default.graph is None or default.centrality is None:
             raise UpstreamUnavailableError("the channel graph is still loading; try again in a few seconds")
-        graph: ChannelGraph = default.graph
-
-        async def configured() -> ChannelGraph:
-            return graph
-
-        return await runtime.graphs.get("default", configured)
+        # Loaded once at start-up and never stale: no TTL, no recomputation.
+        return ScoredGraph(default.graph, default.centrality, computed_at=0.0)
 
     async def _optimizer_updates(self, node: NodeRecord, now: datetime) -> int:
         """Policy updates the optimizer applied to this node in the last 24 h (the daily cap's budget)."""

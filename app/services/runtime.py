@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from app.api.ratelimit import KeyRateLimiter
@@ -32,13 +32,16 @@ class ServiceRuntime:
     graphs: GraphCache
     clients: NodeClientRegistry
     limiter: KeyRateLimiter
-    executor: Executor | None = None
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     storage_up: bool = True
 
     async def refresh_health(self) -> ServiceMode:
-        """Ping storage and read the cache and circuits; record the result."""
-        self.storage_up = await self.storage.ping()
+        """Ping storage and read the cache and circuits; record the result (and the mode gauge)."""
+        try:
+            timeout = max(5.0, self.settings.health_interval_s)
+            self.storage_up = await asyncio.wait_for(self.storage.ping(), timeout=timeout)
+        except TimeoutError:
+            self.storage_up = False  # a ping that does not answer is an outage too
         return self.mode()
 
     def mode(self) -> ServiceMode:

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,18 +24,12 @@ from app.main import create_app
 from app.sandbox.lnd.node import SimulatedNode
 from app.sandbox.lnd.server import SimulatorHandle, running_simulator
 from app.sandbox.state import generate_sandbox_state
+from app.serving import wait_listening
 from app.settings import Settings
 from tests.storage.conftest import database_name, mongo_url  # noqa: F401  (session fixture)
 
 ADMIN_KEY = "mcp_test_platform_admin_" + secrets.token_hex(8)
 GRAPH_SEED, GRAPH_NODES, GRAPH_CHANNELS = 5, 400, 1_200
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -65,20 +58,14 @@ class Service:
 
 
 async def serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    """Run `app` under uvicorn on a free port until told to exit."""
-    port = free_port()
+    """Run `app` under uvicorn on a port the OS picks, until told to exit."""
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
+            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
         )
     )
     task = asyncio.create_task(server.serve())
-    for _ in range(1_000):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.02)
-    if task.done():
-        task.result()
+    port = await wait_listening(server, task)
     return server, task, f"http://127.0.0.1:{port}"
 
 

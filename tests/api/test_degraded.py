@@ -11,23 +11,12 @@ import pytest
 from pydantic import SecretStr
 
 from app.cache.redis_server import RedisServer
-from app.graph.synthetic import generate_graph
-from app.main import create_app
 from app.sandbox.lnd.faults import FaultPlan
-from app.sandbox.lnd.node import SimulatedNode
-from app.sandbox.lnd.server import running_simulator
-from app.sandbox.state import generate_sandbox_state
 from app.scheduler.runner import CycleScheduler
 from app.storage.embedded import EmbeddedMongo
 from tests.api.conftest import (
-    GRAPH_CHANNELS,
-    GRAPH_NODES,
-    GRAPH_SEED,
-    Service,
     dump,
     running_service,
-    serve,
-    service_settings,
     tenant_with_key,
 )
 
@@ -55,39 +44,27 @@ async def wait_for_mode(client: httpx.AsyncClient, mode: str) -> httpx.Response:
 async def test_storage_outage_serves_reads_from_cache_refuses_writes_and_recovers(
     tmp_path: Path, mongo: EmbeddedMongo
 ):
-    graph = generate_graph(seed=GRAPH_SEED, node_count=GRAPH_NODES, channel_count=GRAPH_CHANNELS)
-    state = generate_sandbox_state(graph, 0, seed=5)
-    settings = service_settings(tmp_path, mongo.url, mongodb_timeout_ms=500)
-    async with running_simulator(SimulatedNode(state, graph), tls=True) as simulator:
-        server, task, url = await serve(create_app(settings))
-        service = Service(url=url, settings=settings, simulator=simulator, app=None)
-        try:
-            async with httpx.AsyncClient(base_url=url) as probe:
-                await wait_for_mode(probe, "full")
-            _, key = await tenant_with_key(service, "outage")
-            async with service.client(key) as api, httpx.AsyncClient(base_url=url) as probe:
-                node_id = (await api.post("/api/v1/nodes", json=service.lnd_registration())).json()["node"][
-                    "id"
-                ]
-                assert (await api.post(f"/api/v1/nodes/{node_id}/sync")).status_code == 200
-                before = await api.get(f"/api/v1/nodes/{node_id}/channels")
-                assert before.status_code == 200
+    async with running_service(tmp_path, mongo.url, mongodb_timeout_ms=500) as service:
+        _, key = await tenant_with_key(service, "outage")
+        async with service.client(key) as api, httpx.AsyncClient(base_url=service.url) as probe:
+            await wait_for_mode(probe, "full")
+            node_id = (await api.post("/api/v1/nodes", json=service.lnd_registration())).json()["node"]["id"]
+            assert (await api.post(f"/api/v1/nodes/{node_id}/sync")).status_code == 200
+            before = await api.get(f"/api/v1/nodes/{node_id}/channels")
+            assert before.status_code == 200
 
-                await mongo.stop()
-                ready = await wait_for_mode(probe, "read_only")
-                assert ready.status_code == 503
-                during = await api.get(f"/api/v1/nodes/{node_id}/channels")
-                assert during.status_code == 200 and during.json() == before.json()  # served from cache
-                refused = await api.put(f"/api/v1/nodes/{node_id}/settings", json={})
-                assert refused.status_code == 503
-                assert refused.json()["error"]["code"] == "storage_unavailable"
+            await mongo.stop()
+            ready = await wait_for_mode(probe, "read_only")
+            assert ready.status_code == 503
+            during = await api.get(f"/api/v1/nodes/{node_id}/channels")
+            assert during.status_code == 200 and during.json() == before.json()  # served from cache
+            refused = await api.put(f"/api/v1/nodes/{node_id}/settings", json={})
+            assert refused.status_code == 503
+            assert refused.json()["error"]["code"] == "storage_unavailable"
 
-                await mongo.start()
-                await wait_for_mode(probe, "full")
-                assert (await api.put(f"/api/v1/nodes/{node_id}/settings", json={})).status_code == 200
-        finally:
-            server.should_exit = True
-            await task
+            await mongo.start()
+            await wait_for_mode(probe, "full")
+            assert (await api.put(f"/api/v1/nodes/{node_id}/settings", json={})).status_code == 200
 
 
 async def test_redis_outage_serves_from_memory_keeps_writing_and_hands_back_without_stale_pages(

@@ -41,6 +41,7 @@ async def test_operator_flow_from_registration_to_shadow_report(service: Service
         chan_id = seen[0]
         score = await api.get(f"/api/v1/nodes/{node_id}/channels/{chan_id}/score")
         assert score.status_code == 200, dump(score)
+        assert score.json()["total"] == first.json()["items"][0]["score"]["total"]  # one score, two views
         names = {entry["name"] for entry in score.json()["scores"]}
         assert len(names) == 8 and "centrality" in names
 

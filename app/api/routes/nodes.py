@@ -42,14 +42,14 @@ async def get_node(node: ViewedNode) -> NodeOut:
 @router.delete("/{node_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_node(node: AdministeredNode, nodes: Nodes) -> Response:
     """Remove a node and its credential."""
-    await nodes.delete(node.tenant_id, node.id)
+    await nodes.delete(node)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{node_id}/settings")
 async def get_settings(node: ViewedNode, nodes: Nodes) -> NodeSettings:
     """Mode, profile, limit overrides, pinned and excluded channels."""
-    return await nodes.settings(node.tenant_id, node.id)
+    return nodes.settings(node)
 
 
 @router.put("/{node_id}/settings")
