@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.domain.access import ApiKeyRole
 from app.errors import StorageUnavailableError
 from app.services.accounts import AccountService, Principal
 from app.services.cycles import CycleService
 from app.services.nodes import NodeService
 from app.services.runtime import ServiceRuntime
-from app.storage.records import ApiKeyRole, NodeRecord
+from app.storage.records import NodeRecord
 
 MAX_PAGE = 500
 

@@ -7,8 +7,10 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.domain.access import ApiKeyRole
+from app.domain.execution import ExecutionMode
 from app.domain.policy import ChannelPolicy
-from app.storage.records import ApiKeyRecord, ApiKeyRole, ExecutionMode, NodeRecord, TenantRecord
+from app.storage.records import ApiKeyRecord, NodeRecord, TenantRecord
 
 T = TypeVar("T")
 

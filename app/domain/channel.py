@@ -31,11 +31,26 @@ def scid_to_string(chan_id: str) -> str:
     return f"{scid_block_height(chan_id)}x{(value >> 16) & 0xFFFFFF}x{value & 0xFFFF}"
 
 
-class Channel(DomainModel):
-    """One of our channels: capacity, balances, liveness and the policies in both directions."""
+class ChannelRef(DomainModel):
+    """Just enough to address one channel on its node: its short id and its funding outpoint."""
 
     chan_id: ChannelId
     channel_point: str = Field(pattern=r"^[0-9a-f]{64}:[0-9]+$")
+
+    @property
+    def funding_txid(self) -> str:
+        """Funding transaction id (hex, as LND displays it)."""
+        return self.channel_point.split(":", 1)[0]
+
+    @property
+    def output_index(self) -> int:
+        """Funding output index."""
+        return int(self.channel_point.split(":", 1)[1])
+
+
+class Channel(ChannelRef):
+    """One of our channels: capacity, balances, liveness and the policies in both directions."""
+
     remote_pubkey: PubKey
     capacity_sat: Sat
     local_balance_sat: Sat
@@ -67,16 +82,6 @@ class Channel(DomainModel):
     def local_ratio(self) -> float:
         """Share of the capacity on our side."""
         return self.local_balance_sat / self.capacity_sat if self.capacity_sat else 0.0
-
-    @property
-    def funding_txid(self) -> str:
-        """Funding transaction id (hex, as LND displays it)."""
-        return self.channel_point.split(":", 1)[0]
-
-    @property
-    def output_index(self) -> int:
-        """Funding output index."""
-        return int(self.channel_point.split(":", 1)[1])
 
     @property
     def usable_local_sat(self) -> int:

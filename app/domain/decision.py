@@ -33,6 +33,20 @@ class DecisionKind(StrEnum):
         return not self.is_advisory and self is not DecisionKind.HOLD
 
 
+class DecisionStatus(StrEnum):
+    """Life cycle of a stored decision; changed only by compare-and-set."""
+
+    PROPOSED = "proposed"  # not validated yet
+    APPROVED = "approved"  # validator (or an operator) approved it
+    REJECTED = "rejected"  # breaks a limit (at decision or at write time), or an operator refused it
+    NEEDS_APPROVAL = "needs_approval"  # within limits, waiting for an operator
+    NO_WRITE = "no_write"  # hold or advisory
+    APPLIED = "applied"  # written and verified by read-back
+    FAILED = "failed"  # the write was refused or never took effect
+    ROLLED_BACK = "rolled_back"  # applied, then restored from its backup
+    EXPIRED = "expired"  # never acted on before a newer cycle superseded it or it grew too old
+
+
 class Decision(DomainModel):
     """A proposal for one channel with the complete current and proposed policy and its reasons."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import Field
 
 from app.domain.base import DomainModel, Msat
@@ -14,6 +16,16 @@ UNKNOWABLE_FIELDS = (
     "inbound_base_fee_msat",
     "inbound_fee_rate_ppm",
 )
+
+
+class PolicySource(StrEnum):
+    """Where a policy history entry comes from."""
+
+    OBSERVED = "observed"  # first seen on the node (the baseline a later change is compared with)
+    SHADOW = "shadow"  # what shadow mode would have written
+    APPLIED = "applied"  # written by the service and proven by read-back (rollbacks included)
+    MANUAL = "manual"  # written by an operator through the API
+    EXTERNAL = "external"  # changed on the node by someone else: respected, never fought
 
 
 class ChannelPolicy(DomainModel):
@@ -45,3 +57,10 @@ class ChannelPolicy(DomainModel):
         """Names of the fields whose value differs in `other`."""
         mine, theirs = self.model_dump(), other.model_dump()
         return [name for name in mine if mine[name] != theirs[name]]
+
+
+class PolicyReading(DomainModel):
+    """A channel's policy as just read from its node, with the node's own time of its last change."""
+
+    policy: ChannelPolicy
+    updated_s: int | None = Field(default=None, ge=0, description="gossip last_update, unix seconds")

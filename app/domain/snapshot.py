@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from app.domain.capabilities import NodeCapabilities
@@ -30,3 +30,5 @@ class NodeSnapshot:
     policy_changes: Sequence[PolicyChange] | None
     capabilities: NodeCapabilities = field(default_factory=NodeCapabilities)
     forwards: Sequence[ForwardingEvent] | None = None
+    # chan_id -> when its policy was last changed outside the service (such channels are left alone a while).
+    external_changes: Mapping[str, int] = field(default_factory=dict)

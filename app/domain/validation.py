@@ -38,6 +38,11 @@ class IssueCode(StrEnum):
     INBOUND_FEE_POSITIVE = "inbound_fee_positive"
     INBOUND_DISCOUNT_EXCEEDS_OUTBOUND = "inbound_discount_exceeds_outbound"
     MANUAL_APPROVAL_REQUIRED = "manual_approval_required"
+    EXTERNAL_CHANGE_HOLD = "external_change_hold"  # changed outside the service recently: not fought
+    POLICY_CHANGED_SINCE_DECISION = "policy_changed_since_decision"  # the node moved on: decide again
+    DECISION_EXPIRED = "decision_expired"  # superseded by a newer cycle or older than its maximum age
+    CHANNEL_NOT_FOUND = "channel_not_found"  # the node no longer has the channel
+    NOT_IN_CANARY = "not_in_canary"  # a canary run writes only the node's canary channels
     UNSUPPORTED_BY_BACKEND = "unsupported_by_backend"
     ADVISORY_ONLY = "advisory_only"
     NO_CHANGE = "no_change"

@@ -20,8 +20,7 @@ from app.engine.profile import Profile
 from app.engine.scoring import score_channel
 from app.graph.centrality import CentralityScores
 from app.graph.model import ChannelGraph
-from app.policy.limits import ValidationContext
-from app.policy.validator import PolicyValidator
+from app.policy.gate import ChangeHistory, validate_cycle
 
 
 @dataclass(frozen=True)
@@ -75,11 +74,7 @@ def run_cycle(
         flows = summarize_forwards(
             snapshot.forwards, snapshot.now_s, activity.window_days, activity.recent_days
         )
-    changes_by_channel: dict[str, list[int]] | None = None
-    if snapshot.policy_changes is not None:
-        changes_by_channel = {}
-        for change in snapshot.policy_changes:
-            changes_by_channel.setdefault(change.chan_id, []).append(change.changed_at_s)
+    history = ChangeHistory.from_changes(snapshot.policy_changes, snapshot.external_changes)
     context = ScoringContext(
         graph=graph,
         centrality=centrality,
@@ -88,7 +83,7 @@ def run_cycle(
         channels=snapshot.channels,
         profile=profile,
         flows=flows,
-        policy_changes=changes_by_channel,
+        policy_changes=history.times,
         block_height=snapshot.node.block_height or None,
     )
     engine = DecisionEngine(profile, snapshot.capabilities)
@@ -103,7 +98,15 @@ def run_cycle(
         )
         for channel in snapshot.channels
     ]
-    results = _validate(snapshot, engine.validator, decisions, changes_by_channel)
+    results = validate_cycle(
+        engine.validator,
+        decisions,
+        snapshot.channels,
+        snapshot.now_s,
+        history,
+        snapshot.capabilities,
+        snapshot.optimizer_updates_last_24h,
+    )
     evaluations = [
         ChannelEvaluation(
             channel=channel,
@@ -114,39 +117,3 @@ def run_cycle(
         for channel, decision, result in zip(snapshot.channels, decisions, results, strict=True)
     ]
     return CycleReport(node=snapshot.node, profile=profile.name, evaluations=evaluations)
-
-
-def _validate(
-    snapshot: NodeSnapshot,
-    validator: PolicyValidator,
-    decisions: list[Decision],
-    changes_by_channel: dict[str, list[int]] | None,
-) -> list[ValidationResult]:
-    """Validate all proposals of the node against its shared daily budget."""
-    now = snapshot.now_s
-    changes = changes_by_channel or {}
-    updates_last_24h = snapshot.optimizer_updates_last_24h
-    capabilities = snapshot.capabilities
-    contexts = {
-        channel.chan_id: ValidationContext.for_channel(
-            channel,
-            now_s=now,
-            last_change_s=_last_change(channel, changes),
-            # Either source proves the cooldown: our own history, or the node's own gossip timestamp.
-            change_history_known=changes_by_channel is not None or channel.policy_updated_s is not None,
-            supports_inbound_fees=capabilities.inbound_fees,
-            supports_htlc_limits=capabilities.htlc_limits,
-            supports_time_lock=capabilities.time_lock,
-        )
-        for channel in snapshot.channels
-    }
-    return validator.validate_batch(decisions, contexts, updates_last_24h)
-
-
-def _last_change(channel: Channel, changes: dict[str, list[int]]) -> int | None:
-    """The latest known policy change of a channel, from history or from the node's gossip timestamp."""
-    moments = [
-        *changes.get(channel.chan_id, []),
-        *([channel.policy_updated_s] if channel.policy_updated_s else []),
-    ]
-    return max(moments) if moments else None

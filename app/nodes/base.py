@@ -2,18 +2,47 @@
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
 from app.domain.capabilities import NodeCapabilities
-from app.domain.channel import Channel
+from app.domain.channel import Channel, ChannelRef
 from app.domain.forwarding import ForwardingEvent
 from app.domain.node import NodeInfo
-from app.domain.policy import ChannelPolicy
+from app.domain.policy import ChannelPolicy, PolicyReading
 from app.domain.updates import PolicyUpdateResult
+from app.errors import UpstreamError, UpstreamNotFoundError
 from app.graph.model import ChannelGraph
 from app.nodes.transport import NodeTransport
 from app.resilience.circuit import CircuitState
+
+P = ParamSpec("P")
+R = TypeVar("R")
+ClientT = TypeVar("ClientT", bound="NodeClient")
+# What decoding an unexpected answer raises: pydantic's ValidationError is a ValueError.
+DECODING_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError)
+
+
+def decodes(
+    method: Callable[Concatenate[ClientT, P], Awaitable[R]],
+) -> Callable[Concatenate[ClientT, P], Coroutine[Any, Any, R]]:
+    """Translate a decoding failure of a node's answer into UpstreamError at the edge (never a 500)."""
+
+    async def wrapper(self: ClientT, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run the client method; an answer we cannot read is the node's error, not ours."""
+        try:
+            return await method(self, *args, **kwargs)
+        except DECODING_ERRORS as exc:
+            raise UpstreamError(
+                f"{self.backend} node {self.name} sent an answer to {method.__name__} that could not be read "
+                f"({type(exc).__name__}: {str(exc)[:200]})",
+                {"node": self.name, "operation": method.__name__},
+            ) from exc
+
+    functools.update_wrapper(wrapper, method)
+    return wrapper
 
 
 class NodeClient(ABC):
@@ -42,12 +71,30 @@ class NodeClient(ABC):
         """The public channel graph as the node sees it."""
 
     @abstractmethod
-    async def get_channel_policy(self, channel: Channel) -> ChannelPolicy:
+    async def get_channel_policy(self, channel: ChannelRef) -> ChannelPolicy:
         """Read one channel's current policy back from the node."""
 
     @abstractmethod
-    async def update_channel_policy(self, channel: Channel, policy: ChannelPolicy) -> PolicyUpdateResult:
-        """Send one channel's complete policy once (never retried blindly); the result is what the node said."""
+    async def update_channel_policy(
+        self, channel: ChannelRef, policy: ChannelPolicy, current: ChannelPolicy | None = None
+    ) -> PolicyUpdateResult:
+        """Send one channel's complete policy once (never retried blindly); the result is what the node said.
+
+        `current` is the policy the node has now, when known: a backend may leave out what does not change.
+        """
+
+    async def read_policies(self, channels: Sequence[ChannelRef]) -> dict[str, PolicyReading]:
+        """The current policy of each channel, by chan_id; a channel the node no longer has is left out.
+
+        This default reads one channel at a time; a backend that can read in bulk overrides it.
+        """
+        readings: dict[str, PolicyReading] = {}
+        for channel in channels:
+            try:
+                readings[channel.chan_id] = PolicyReading(policy=await self.get_channel_policy(channel))
+            except UpstreamNotFoundError:
+                continue
+        return readings
 
     def __init__(self, name: str, http: NodeTransport) -> None:
         self.name = name

@@ -14,7 +14,7 @@ import httpx
 import orjson
 
 from app.domain.capabilities import NodeCapabilities
-from app.domain.channel import Channel
+from app.domain.channel import Channel, ChannelRef
 from app.domain.forwarding import ForwardingEvent
 from app.domain.node import NodeInfo
 from app.domain.policy import ChannelPolicy
@@ -29,7 +29,7 @@ from app.errors import (
     UpstreamUnavailableError,
 )
 from app.graph.model import ChannelGraph
-from app.nodes.base import NodeClient
+from app.nodes.base import NodeClient, decodes
 from app.nodes.lnd_errors import retry_after_seconds
 from app.nodes.transport import NodeTransport, TransportSettings
 
@@ -108,6 +108,7 @@ class LnbitsClient(NodeClient):
         super().__init__(name, http)
         self._ids: dict[str, str] = {}  # our chan_id -> LNbits channel id used in its URLs
 
+    @decodes
     async def get_info(self) -> NodeInfo:
         """`GET /node/api/v1/info`."""
         info = await self._http.request("GET", f"{NODE_API}/info")
@@ -125,6 +126,7 @@ class LnbitsClient(NodeClient):
         wallet = await self._http.request("GET", "/api/v1/wallet", headers={"X-Api-Key": self._wallet_key})
         return int(wallet.get("balance", 0))
 
+    @decodes
     async def list_channels(self, graph: ChannelGraph | None = None) -> list[Channel]:
         """`GET /channels` for balances, then `GET /channels/{id}` per channel, the only place fees appear."""
         listed = await self._http.request("GET", f"{NODE_API}/channels")
@@ -177,12 +179,16 @@ class LnbitsClient(NodeClient):
         """LNbits exposes no channel graph."""
         raise CapabilityError("LNbits' node API exposes no channel graph; use the configured graph file")
 
-    async def get_channel_policy(self, channel: Channel) -> ChannelPolicy:
+    @decodes
+    async def get_channel_policy(self, channel: ChannelRef) -> ChannelPolicy:
         """Fees of one channel, read back from `GET /channels/{id}`."""
         detail = await self._http.request("GET", f"{NODE_API}/channels/{self._lnbits_id(channel)}")
         return self._policy(detail)
 
-    async def update_channel_policy(self, channel: Channel, policy: ChannelPolicy) -> PolicyUpdateResult:
+    @decodes
+    async def update_channel_policy(
+        self, channel: ChannelRef, policy: ChannelPolicy, current: ChannelPolicy | None = None
+    ) -> PolicyUpdateResult:
         """`PUT /channels/{id}` with fee_ppm and fee_base_msat (super user only), sent once."""
         body = {"fee_ppm": policy.fee_rate_ppm, "fee_base_msat": policy.base_fee_msat}
         try:
@@ -195,5 +201,5 @@ class LnbitsClient(NodeClient):
             )
         return PolicyUpdateResult(chan_id=channel.chan_id, outcome=UpdateOutcome.ACCEPTED)
 
-    def _lnbits_id(self, channel: Channel) -> str:
+    def _lnbits_id(self, channel: ChannelRef) -> str:
         return self._ids.get(channel.chan_id, channel.chan_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.domain.channel import Channel
+from app.domain.channel import Channel, ChannelRef
 from app.domain.forwarding import ForwardingEvent
 from app.domain.node import NodeInfo
 from app.domain.policy import ChannelPolicy
@@ -113,8 +113,13 @@ def forwarding_event(data: dict[str, Any]) -> ForwardingEvent:
     )
 
 
-def policy_update_request(channel: Channel, policy: ChannelPolicy) -> dict[str, Any]:
-    """`POST /v1/chanpolicy` body: the complete policy, fee_rate_ppm only, inbound only when it changes."""
+def policy_update_request(
+    channel: ChannelRef, policy: ChannelPolicy, current: ChannelPolicy | None
+) -> dict[str, Any]:
+    """`POST /v1/chanpolicy` body: the complete policy, fee_rate_ppm only, inbound only when it changes.
+
+    Without `current` (the node's policy now) the inbound fee is always sent.
+    """
     if not policy.is_complete:
         raise InvalidInputError(
             f"an LND policy update needs every field; channel {channel.chan_id} has unknown ones",
@@ -129,8 +134,7 @@ def policy_update_request(channel: Channel, policy: ChannelPolicy) -> dict[str, 
         "min_htlc_msat": str(policy.min_htlc_msat),
         "min_htlc_msat_specified": True,
     }
-    current = channel.local_policy
-    inbound_changed = (policy.inbound_base_fee_msat, policy.inbound_fee_rate_ppm) != (
+    inbound_changed = current is None or (policy.inbound_base_fee_msat, policy.inbound_fee_rate_ppm) != (
         current.inbound_base_fee_msat,
         current.inbound_fee_rate_ppm,
     )

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import httpx
 import orjson
 
 from app.domain.capabilities import LND_CAPABILITIES, NodeCapabilities
-from app.domain.channel import Channel
+from app.domain.channel import Channel, ChannelRef
 from app.domain.forwarding import ForwardingEvent
 from app.domain.node import NodeInfo
-from app.domain.policy import ChannelPolicy
+from app.domain.policy import ChannelPolicy, PolicyReading
 from app.domain.updates import PolicyUpdateResult, UpdateOutcome
 from app.errors import UpstreamError, UpstreamInvalidParameterError, UpstreamNotFoundError
 from app.graph.loader import parse_graph
 from app.graph.model import ChannelGraph
 from app.nodes import lnd_encoding as enc
-from app.nodes.base import NodeClient
+from app.nodes.base import NodeClient, decodes
 from app.nodes.lnd_errors import lnd_error
 from app.nodes.transport import NodeTransport, TransportSettings, tls_verification
 
@@ -55,6 +56,7 @@ class LndRestClient(NodeClient):
         )
         super().__init__(name, http)
 
+    @decodes
     async def get_info(self) -> NodeInfo:
         """`GET /v1/getinfo`."""
         info = enc.node_info(await self._http.request("GET", "/v1/getinfo"))
@@ -68,6 +70,7 @@ class LndRestClient(NodeClient):
         assert self._pubkey is not None
         return self._pubkey
 
+    @decodes
     async def list_channels(self, graph: ChannelGraph | None = None) -> list[Channel]:
         """`/v1/channels` + `/v1/fees`, with time lock and HTLC limits from our side of each graph edge."""
         raw_channels, fee_report = await asyncio.gather(
@@ -101,6 +104,7 @@ class LndRestClient(NodeClient):
             )
         return found
 
+    @decodes
     async def forwarding_history(self, start_s: int, end_s: int) -> list[ForwardingEvent]:
         """`POST /v1/switch`, paged with index_offset until a short page says the history is exhausted."""
         events: list[ForwardingEvent] = []
@@ -126,14 +130,48 @@ class LndRestClient(NodeClient):
         source = f"lnd:{self.name}"
         return await asyncio.to_thread(lambda: parse_graph(orjson.loads(raw), source=source))
 
-    async def get_channel_policy(self, channel: Channel) -> ChannelPolicy:
+    @decodes
+    async def get_channel_policy(self, channel: ChannelRef) -> ChannelPolicy:
         """Our side of `GET /v1/graph/edge/{chan_id}`, which LND updates as soon as a policy is set."""
         policy, _ = await self._edge_policy(channel.chan_id, await self.our_pubkey())
         return policy
 
-    async def update_channel_policy(self, channel: Channel, policy: ChannelPolicy) -> PolicyUpdateResult:
+    @decodes
+    async def read_policies(self, channels: Sequence[ChannelRef]) -> dict[str, PolicyReading]:
+        """Our policy on every given channel in two calls, whatever their number.
+
+        `GET /v1/graph/node/{our pubkey}?include_channels=true` carries each of our edges with the
+        time lock, HTLC limits and last update LND keeps (it updates its own edges as soon as a policy
+        is set); `GET /v1/fees` overlays the fees, as in `list_channels`.
+        """
+        pubkey = await self.our_pubkey()
+        node, fee_report = await asyncio.gather(
+            self._http.request("GET", f"/v1/graph/node/{pubkey}", params={"include_channels": "true"}),
+            self._http.request("GET", "/v1/fees"),
+        )
+        fees = {str(entry.get("chan_id")): entry for entry in fee_report.get("channel_fees", [])}
+        wanted = {channel.chan_id for channel in channels}
+        readings: dict[str, PolicyReading] = {}
+        for edge in node.get("channels", []):
+            chan_id = str(edge.get("channel_id"))
+            if chan_id not in wanted:
+                continue
+            found = enc.own_policy(edge, pubkey)
+            if found is None:
+                continue
+            policy, updated_s = found
+            merged = enc.with_fee_report(policy, fees.get(chan_id), f"fees {chan_id}")
+            readings[chan_id] = PolicyReading(policy=merged, updated_s=updated_s)
+        return readings
+
+    @decodes
+    async def update_channel_policy(
+        self, channel: ChannelRef, policy: ChannelPolicy, current: ChannelPolicy | None = None
+    ) -> PolicyUpdateResult:
         """`POST /v1/chanpolicy` for one channel, sent once; per-channel failures come from failed_updates."""
-        body = enc.policy_update_request(channel, policy)
+        if current is None and isinstance(channel, Channel):
+            current = channel.local_policy
+        body = enc.policy_update_request(channel, policy, current)
         try:
             answer: dict[str, Any] = await self._http.request(
                 "POST", "/v1/chanpolicy", json=body, retry=False

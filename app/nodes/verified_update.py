@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from app.domain.capabilities import NodeCapabilities
 from app.domain.channel import Channel
 from app.domain.policy import ChannelPolicy
 from app.domain.updates import PolicyUpdateResult, UpdateOutcome
@@ -12,23 +11,6 @@ from app.errors import UpstreamTemporaryError
 from app.nodes.base import NodeClient
 
 log = logging.getLogger(__name__)
-
-
-def writable_fields(capabilities: NodeCapabilities) -> tuple[str, ...]:
-    """Policy fields a backend can set, so the read-back compares only what we could change."""
-    fields = ["base_fee_msat", "fee_rate_ppm"]
-    if capabilities.time_lock:
-        fields.append("time_lock_delta")
-    if capabilities.htlc_limits:
-        fields += ["min_htlc_msat", "max_htlc_msat"]
-    if capabilities.inbound_fees:
-        fields += ["inbound_base_fee_msat", "inbound_fee_rate_ppm"]
-    return tuple(fields)
-
-
-def policy_matches(observed: ChannelPolicy, target: ChannelPolicy, fields: tuple[str, ...]) -> bool:
-    """Whether every writable field of the read-back equals the target."""
-    return all(getattr(observed, name) == getattr(target, name) for name in fields)
 
 
 async def apply_verified(
@@ -39,7 +21,6 @@ async def apply_verified(
     A timeout on the write leaves its effect unknown, so it is followed by a read-back too, never by a
     blind re-send. An explicit refusal (failed_updates, validation error) is final.
     """
-    fields = writable_fields(client.capabilities)
     observed: ChannelPolicy | None = None
     last_error: str | None = None
     for attempt in range(1, max_sends + 1):
@@ -54,7 +35,7 @@ async def apply_verified(
             if result.outcome is UpdateOutcome.FAILED:
                 return result.model_copy(update={"attempts": attempt})
         observed = await client.get_channel_policy(channel)
-        if policy_matches(observed, target, fields):
+        if client.capabilities.policy_matches(observed, target):
             return PolicyUpdateResult(
                 chan_id=channel.chan_id, outcome=UpdateOutcome.APPLIED, attempts=attempt, observed=observed
             )

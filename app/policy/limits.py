@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from app.domain.base import ChannelId, DomainModel, Sat
+from app.domain.capabilities import NodeCapabilities
 from app.domain.channel import Channel
 from app.errors import ConfigError, validation_problems
 
@@ -52,6 +53,8 @@ class SafetyLimits(DomainModel):
     pinned_channels: frozenset[ChannelId] = frozenset()  # never changed
     excluded_channels: frozenset[ChannelId] = frozenset()  # ignored by the optimizer entirely
     require_manual_approval: bool = False
+    # After a change made outside the service, the channel is left alone this long ("don't fight the operator").
+    external_hold_hours: float = Field(default=168.0, ge=0.0, le=24 * 365, allow_inf_nan=False)
     allow_positive_inbound: bool = False
     # Reserve assumed when the channel's own reserve is unknown (0): max_htlc must leave it untouched.
     max_htlc_reserve_ratio: float = Field(default=0.01, ge=0.0, lt=1.0, allow_inf_nan=False)
@@ -91,6 +94,11 @@ class SafetyLimits(DomainModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def external_hold_s(self) -> int:
+        """The hold after an external change in whole seconds (rounded up)."""
+        return math.ceil(exact(self.external_hold_hours) * SECONDS_PER_HOUR)
 
     @property
     def cooldown_s(self) -> int:
@@ -136,9 +144,11 @@ class ValidationContext(DomainModel):
     node_updates_last_24h: int = Field(
         default=0, ge=0, description="updates this node made in the rolling 24 h"
     )
-    supports_inbound_fees: bool = True
-    supports_htlc_limits: bool = True
-    supports_time_lock: bool = True
+    # When someone other than the service last changed this channel's policy (None: never seen).
+    external_change_s: int | None = Field(default=None, ge=0)
+    capabilities: NodeCapabilities = Field(
+        default_factory=NodeCapabilities, description="what the backend can write"
+    )
 
     @classmethod
     def for_channel(
@@ -148,9 +158,8 @@ class ValidationContext(DomainModel):
         last_change_s: int | None = None,
         *,
         change_history_known: bool = True,
-        supports_inbound_fees: bool = True,
-        supports_htlc_limits: bool = True,
-        supports_time_lock: bool = True,
+        external_change_s: int | None = None,
+        capabilities: NodeCapabilities | None = None,
     ) -> ValidationContext:
         """Context for one of our channels, taking capacity and reserve from the channel itself."""
         return cls(
@@ -159,7 +168,6 @@ class ValidationContext(DomainModel):
             now_s=now_s,
             last_change_s=last_change_s,
             change_history_known=change_history_known,
-            supports_inbound_fees=supports_inbound_fees,
-            supports_htlc_limits=supports_htlc_limits,
-            supports_time_lock=supports_time_lock,
+            external_change_s=external_change_s,
+            capabilities=capabilities or NodeCapabilities(),
         )

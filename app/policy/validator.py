@@ -12,9 +12,6 @@ from app.domain.validation import IssueCode, ValidationIssue, ValidationResult, 
 from app.errors import InvalidInputError
 from app.policy.limits import SECONDS_PER_HOUR, SafetyLimits, ValidationContext, exact
 
-# Fields a backend may be unable to write, by the capability flag that covers them.
-INBOUND_FIELDS = ("inbound_base_fee_msat", "inbound_fee_rate_ppm")
-HTLC_FIELDS = ("min_htlc_msat", "max_htlc_msat")
 WRITING_VERDICTS = frozenset({Verdict.APPROVED, Verdict.NEEDS_APPROVAL})
 
 
@@ -291,6 +288,17 @@ class PolicyValidator:
                         f"(in {remaining_h:.1f} h)",
                     )
                 )
+        if context.external_change_s is not None:
+            hold_ends_s = context.external_change_s + limits.external_hold_s
+            if context.now_s < hold_ends_s:
+                issues.append(
+                    _issue(
+                        IssueCode.EXTERNAL_CHANGE_HOLD,
+                        f"channel {chan_id} was changed outside the service at "
+                        f"{_utc(context.external_change_s)}; it is left alone until {_utc(hold_ends_s)} "
+                        f"({limits.external_hold_hours:g} h hold)",
+                    )
+                )
         if context.node_updates_last_24h >= limits.daily_cap:
             issues.append(
                 _issue(
@@ -336,16 +344,11 @@ class PolicyValidator:
         self, old: ChannelPolicy, new: ChannelPolicy, context: ValidationContext
     ) -> list[ValidationIssue]:
         """Changed fields the backend cannot write (a write would silently drop them)."""
-        unsupported = {
-            **dict.fromkeys(INBOUND_FIELDS, not context.supports_inbound_fees),
-            **dict.fromkeys(HTLC_FIELDS, not context.supports_htlc_limits),
-            "time_lock_delta": not context.supports_time_lock,
-            # Enabling/disabling is a separate call (LND updatechanstatus), never part of a policy update.
-            "disabled": True,
-        }
+        writable = context.capabilities.writable_fields()
         issues = []
         for name in old.changed_fields(new):
-            if not unsupported.get(name, False):
+            # Enabling/disabling is a separate call (LND updatechanstatus), never part of a policy update.
+            if name in writable:
                 continue
             change = f"{name} {getattr(old, name)} -> {getattr(new, name)}"
             why = (

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
+from app.domain.execution import ExecutionMode
 from app.errors import DomainError
 from app.services.cycles import CycleService
 from app.services.runtime import ServiceRuntime
 from app.storage.paging import Page
-from app.storage.records import ExecutionMode, NodeRecord
+from app.storage.records import NodeRecord
 
 log = logging.getLogger(__name__)
 SCHEDULER_ACTOR = "scheduler"

@@ -7,11 +7,12 @@ import logging
 import time
 from dataclasses import dataclass
 
+from app.domain.access import ApiKeyRole
 from app.errors import AuthenticationError, NotFoundError, PermissionDeniedError, StorageUnavailableError
 from app.storage.api_keys import hash_api_key
 from app.storage.database import Storage
 from app.storage.paging import Page
-from app.storage.records import ApiKeyRecord, ApiKeyRole, TenantRecord
+from app.storage.records import ApiKeyRecord, TenantRecord
 
 log = logging.getLogger(__name__)
 ROLE_ORDER = (ApiKeyRole.VIEWER, ApiKeyRole.OPERATOR, ApiKeyRole.ADMIN)

@@ -8,20 +8,15 @@ import orjson
 
 from app.cache.keys import CacheKey, cache_key
 from app.cache.ttl import TtlClass
-from app.domain.decision import DecisionKind
+from app.domain.decision import DecisionKind, DecisionStatus
+from app.domain.execution import ExecutionMode
+from app.domain.policy import PolicySource
 from app.errors import InvalidInputError, NotFoundError
 from app.services.observe import SYNC_METRIC, ObserveService, channels_cycle_key, channels_key
 from app.services.runtime import ServiceRuntime
 from app.services.views import channel_view, score_view
 from app.storage.paging import Page
-from app.storage.records import (
-    DecisionRecord,
-    DecisionStatus,
-    ExecutionMode,
-    NodeRecord,
-    PolicyRecord,
-    PolicySource,
-)
+from app.storage.records import DecisionRecord, NodeRecord, PolicyRecord
 from app.storage.shadow_report import ShadowReport
 
 

@@ -7,10 +7,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.domain.base import ChannelId
+from app.domain.execution import ExecutionMode
 from app.engine.profile import Profile, ProfileBook
 from app.errors import InvalidInputError, validation_problems
 from app.policy.limits import SafetyLimits
-from app.storage.records import ExecutionMode
 
 
 class NodeSettings(BaseModel):

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from app.cache.keys import CacheKey, cache_key
 from app.cache.ttl import TtlClass
 from app.domain.forwarding import PolicyChange
+from app.domain.policy import PolicySource
 from app.domain.snapshot import NodeSnapshot
 from app.engine.cycle import CycleReport, run_cycle
 from app.engine.profile import Profile
@@ -20,7 +21,7 @@ from app.services.graphs import ScoredGraph
 from app.services.node_settings import parse_node_settings
 from app.services.runtime import ServiceRuntime
 from app.services.views import channel_view
-from app.storage.records import ChannelSnapshotRecord, MetricPoint, NodeRecord, PolicySource
+from app.storage.records import ChannelSnapshotRecord, MetricPoint, NodeRecord
 
 SYNC_METRIC = "sync.completed"
 

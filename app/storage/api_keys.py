@@ -6,13 +6,14 @@ import hashlib
 import secrets
 from datetime import datetime
 
+from app.domain.access import ApiKeyRole
 from app.errors import NotFoundError
 from app.storage.base import CollectionName, Repository, scoped
 from app.storage.documents import Document, from_document, to_document
 from app.storage.errors import translate_errors
 from app.storage.fields import bson_utc, utc_now
 from app.storage.paging import DEFAULT_PAGE_SIZE, Page, fetch_page
-from app.storage.records import ApiKeyRecord, ApiKeyRole
+from app.storage.records import ApiKeyRecord
 
 KEY_BYTES = 32
 PREFIX_LENGTH = 8

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from app.security.audit import AuditEvent
 from app.storage.base import CollectionName, Repository, scoped
 from app.storage.documents import Document, from_document, to_document
@@ -26,6 +28,11 @@ class AuditRepository(Repository):
         """Append one record."""
         await self._collection.insert_one(to_document(record, time_field="at"))
         return record
+
+    @translate_errors
+    async def add_many(self, records: Sequence[AuditRecord]) -> int:
+        """Append records, skipping ids already stored (effects replayed after a crash are written once)."""
+        return await self._insert_new(records, time_field="at")
 
     @translate_errors
     async def list(

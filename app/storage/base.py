@@ -17,9 +17,11 @@ from pydantic import BaseModel
 from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from app.errors import NotFoundError
 from app.storage.documents import PAGE_KEY, Document, to_document
+from app.storage.errors import DUPLICATE_KEY
 
 ItemT = TypeVar("ItemT")
 
@@ -37,6 +39,12 @@ class CollectionName(StrEnum):
     AUDIT_EVENTS = "audit_events"
     LEASES = "leases"
     SECRETS = "secrets"
+    TRANSACTIONS = "transactions"
+    JOURNAL = "journal_entries"
+    BACKUPS = "backups"
+    ROLLOUTS = "rollouts"
+    BUDGETS = "budgets"
+    POLICY_STATES = "policy_states"
 
 
 class Repository:
@@ -67,6 +75,27 @@ class Repository:
             return 0  # insert_many refuses an empty list
         result = await self._collection.insert_many([to_document(r, time_field=time_field) for r in records])
         return len(result.inserted_ids)
+
+    async def _insert_new(self, records: Sequence[BaseModel], *, time_field: str) -> int:
+        """Insert `records`, skipping any whose id is already stored (idempotent replays); returns how many were new."""
+        if not records:
+            return 0
+        documents = [to_document(record, time_field=time_field) for record in records]
+        try:
+            result = await self._collection.insert_many(documents, ordered=False)
+        except BulkWriteError as error:
+            others = [
+                item for item in error.details.get("writeErrors", []) if item.get("code") != DUPLICATE_KEY
+            ]
+            if others:
+                raise
+            return int(error.details.get("nInserted", 0))
+        return len(result.inserted_ids)
+
+    async def _replace_if(self, query: Document, record: BaseModel, *, time_field: str | None = None) -> bool:
+        """Replace the one document matching `query` (its expected state) with `record`; False if none matched."""
+        result = await self._collection.replace_one(query, to_document(record, time_field=time_field))
+        return result.matched_count == 1
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(collection={self.collection_name.value!r})"

@@ -15,17 +15,21 @@ from app.errors import ConfigError
 from app.settings import Settings
 from app.storage.api_keys import ApiKeyRepository
 from app.storage.audit import AuditRepository, MongoAuditSink
+from app.storage.backups import BackupRepository
 from app.storage.channels import ChannelRepository
 from app.storage.credentials import SecretRepository
 from app.storage.decisions import DecisionRepository
 from app.storage.documents import Document
 from app.storage.embedded import EmbeddedMongo
 from app.storage.indexes import ensure_indexes
+from app.storage.journal import JournalRepository
 from app.storage.leases import LeaseRepository
 from app.storage.metrics import MetricRepository
+from app.storage.node_state import BudgetRepository, PolicyStateRepository, RolloutRepository
 from app.storage.nodes import NodeRepository
 from app.storage.policies import PolicyRepository
 from app.storage.tenants import TenantRepository
+from app.storage.transactions import TransactionRepository
 
 APP_NAME = "lightning-fee-control-plane"
 _log = logging.getLogger(__name__)
@@ -62,6 +66,12 @@ class Storage:
     audit: AuditRepository = field(init=False)
     leases: LeaseRepository = field(init=False)
     secrets: SecretRepository = field(init=False)
+    transactions: TransactionRepository = field(init=False)
+    journal: JournalRepository = field(init=False)
+    backups: BackupRepository = field(init=False)
+    rollouts: RolloutRepository = field(init=False)
+    budgets: BudgetRepository = field(init=False)
+    policy_states: PolicyStateRepository = field(init=False)
     _closed: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -75,6 +85,12 @@ class Storage:
         self.audit = AuditRepository(self.database)
         self.leases = LeaseRepository(self.database)
         self.secrets = SecretRepository(self.database)
+        self.transactions = TransactionRepository(self.database)
+        self.journal = JournalRepository(self.database)
+        self.backups = BackupRepository(self.database)
+        self.rollouts = RolloutRepository(self.database)
+        self.budgets = BudgetRepository(self.database)
+        self.policy_states = PolicyStateRepository(self.database)
 
     @property
     def audit_sink(self) -> MongoAuditSink:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from app.domain.decision import DecisionKind
+from app.domain.decision import DecisionKind, DecisionStatus
+from app.domain.execution import ExecutionMode
 from app.errors import ConflictError, NotFoundError
 from app.storage.base import CollectionName, Repository, scoped
-from app.storage.documents import Document, from_document, to_document
+from app.storage.documents import PAGE_KEY, Document, from_document, to_document
 from app.storage.errors import translate_errors
-from app.storage.fields import bson_utc, utc_now
+from app.storage.fields import bson_utc, time_prefix, utc_now
 from app.storage.paging import DEFAULT_PAGE_SIZE, Page, fetch_page
-from app.storage.records import DecisionRecord, DecisionStatus, ExecutionMode
+from app.storage.records import DecisionRecord
 from app.storage.shadow_report import ShadowReport, report_window, summarize
 
 MAX_REPORT_DECISIONS = 200_000
@@ -69,6 +70,46 @@ class DecisionRepository(Repository):
             f"decision {decision_id} is {current.status.value}, not {expected_status.value}",
             {"decision_id": decision_id, "status": current.status.value, "expected": expected_status.value},
         )
+
+    @translate_errors
+    async def settle(
+        self,
+        tenant_id: str,
+        decision_id: str,
+        expected: frozenset[DecisionStatus],
+        new_status: DecisionStatus,
+        **changes: object,
+    ) -> bool:
+        """Move a decision to `new_status` if it is in one of `expected` (idempotent; False when it was not)."""
+        document = await self._collection.find_one(scoped(tenant_id, _id=decision_id))
+        if document is None:
+            return False
+        current = _decision(document)
+        if current.status not in expected:
+            return False
+        updated = current.model_copy(update={"status": new_status, **changes})
+        query = scoped(tenant_id, _id=decision_id, status=current.status.value)
+        return await self._replace_if(query, updated, time_field="created_at")
+
+    @translate_errors
+    async def expire_pending(
+        self,
+        tenant_id: str,
+        node_id: str,
+        statuses: Sequence[DecisionStatus],
+        *,
+        keep_cycle: str | None = None,
+        older_than: datetime | None = None,
+    ) -> int:
+        """Mark the node's decisions in `statuses` expired: all but `keep_cycle`'s, or those older than a moment."""
+        query = scoped(tenant_id, node_id=node_id)
+        query["status"] = {"$in": [status.value for status in statuses]}
+        if keep_cycle is not None:
+            query["cycle_id"] = {"$ne": keep_cycle}
+        if older_than is not None:
+            query[PAGE_KEY] = {"$lt": time_prefix(bson_utc(older_than))}
+        result = await self._collection.update_many(query, {"$set": {"status": DecisionStatus.EXPIRED.value}})
+        return int(result.modified_count)
 
     @translate_errors
     async def shadow_report(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -32,9 +34,16 @@ def utc_now() -> datetime:
     return bson_utc(datetime.now(UTC))
 
 
+# Ids start with a per-process increasing stamp, so records made in one process within the same
+# millisecond still page (newest first, by `<ms>|<id>`) in the order they were made; an audit trail
+# with two entries in one millisecond used to come back in random order.
+_sequence = itertools.count()
+
+
 def new_id() -> str:
-    """A fresh random record id (128 bits, hex)."""
-    return uuid.uuid4().hex
+    """A fresh record id: 64 bits of time-ordered stamp, then 64 random bits (32 hex characters)."""
+    stamp = (time.time_ns() // 1_000_000 << 20) | (next(_sequence) & 0xFFFFF)
+    return f"{stamp:016x}{secrets.token_hex(8)}"
 
 
 def epoch_ms(moment: datetime) -> int:

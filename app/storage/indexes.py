@@ -70,6 +70,17 @@ INDEXES: tuple[IndexSpec, ...] = (
     # Garbage collection only: lease correctness never depends on the TTL monitor having run.
     IndexSpec(C.LEASES, ("expires_at",), ttl_s=int(LEASE_GC_AFTER.total_seconds())),
     IndexSpec(C.SECRETS, ("tenant_id", "node_id")),
+    IndexSpec(C.TRANSACTIONS, ("tenant_id", "node_id", PAGE_KEY)),
+    IndexSpec(C.TRANSACTIONS, ("tenant_id", PAGE_KEY)),
+    # Platform jobs read across tenants (recovery, backup export): single-field indexes.
+    IndexSpec(C.TRANSACTIONS, ("state",)),
+    IndexSpec(C.TRANSACTIONS, ("effects_done",)),
+    IndexSpec(C.JOURNAL, ("tenant_id", "transaction_id", "chan_id")),
+    IndexSpec(C.JOURNAL, ("tenant_id", "node_id", "outcome")),
+    IndexSpec(C.BACKUPS, ("tenant_id", "node_id", PAGE_KEY)),
+    IndexSpec(C.BACKUPS, ("tenant_id", "node_id", "kind", PAGE_KEY)),
+    IndexSpec(C.BACKUPS, ("exported_at",)),
+    IndexSpec(C.BACKUPS, (PAGE_KEY,)),
 )
 
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from pymongo import ASCENDING
 
+from app.domain.policy import PolicySource
 from app.storage.base import CollectionName, Repository, scoped
 from app.storage.documents import PAGE_KEY, Document, from_document, to_document
 from app.storage.errors import translate_errors
 from app.storage.fields import bson_utc, time_prefix
 from app.storage.paging import DEFAULT_PAGE_SIZE, Page, check_limit, fetch_page
-from app.storage.records import PolicyRecord, PolicySource
+from app.storage.records import PolicyRecord
 
 MAX_NODE_HISTORY = 100_000
 
@@ -30,6 +32,11 @@ class PolicyRepository(Repository):
         """Append one history entry."""
         await self._collection.insert_one(to_document(record, time_field="applied_at"))
         return record
+
+    @translate_errors
+    async def add_many(self, records: Sequence[PolicyRecord]) -> int:
+        """Append entries, skipping ids already stored (a replayed transaction writes its history once)."""
+        return await self._insert_new(records, time_field="applied_at")
 
     @translate_errors
     async def latest(

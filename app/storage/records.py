@@ -8,21 +8,15 @@ from typing import Any, Self
 
 from pydantic import Field, model_validator
 
+from app.domain.access import ApiKeyRole
 from app.domain.base import ChannelId, DomainModel
 from app.domain.channel import Channel
-from app.domain.decision import Decision, DecisionKind
-from app.domain.policy import ChannelPolicy
+from app.domain.decision import Decision, DecisionKind, DecisionStatus
+from app.domain.execution import ExecutionMode
+from app.domain.policy import ChannelPolicy, PolicySource
 from app.domain.scoring import ScoreBreakdown
 from app.domain.validation import ValidationResult, Verdict
 from app.storage.fields import RecordId, UtcDatetime, new_id, utc_now
-
-
-class ApiKeyRole(StrEnum):
-    """What an API key may do; each role includes the ones before it."""
-
-    VIEWER = "viewer"
-    OPERATOR = "operator"
-    ADMIN = "admin"
 
 
 class NodeBackend(StrEnum):
@@ -30,37 +24,6 @@ class NodeBackend(StrEnum):
 
     LND = "lnd"
     LNBITS = "lnbits"
-
-
-class PolicySource(StrEnum):
-    """Where a policy history entry comes from."""
-
-    OBSERVED = "observed"  # read from the node
-    SHADOW = "shadow"  # what shadow mode would have written
-    APPLIED = "applied"  # written by the optimizer and read back
-    MANUAL = "manual"  # written by an operator through the API
-
-
-class ExecutionMode(StrEnum):
-    """How a cycle acts on its decisions."""
-
-    SHADOW = "shadow"
-    CANARY = "canary"
-    LIVE = "live"
-
-
-class DecisionStatus(StrEnum):
-    """Life cycle of a stored decision; changed only by compare-and-set."""
-
-    PROPOSED = "proposed"  # not validated yet
-    APPROVED = "approved"  # validator (or an operator) approved it
-    REJECTED = "rejected"  # breaks a limit, or an operator refused it
-    NEEDS_APPROVAL = "needs_approval"  # within limits, waiting for an operator
-    NO_WRITE = "no_write"  # hold or advisory
-    APPLIED = "applied"
-    FAILED = "failed"
-    ROLLED_BACK = "rolled_back"
-    EXPIRED = "expired"  # never acted on before a newer cycle superseded it
 
 
 _VERDICT_STATUS = {
@@ -164,7 +127,9 @@ class PolicyRecord(DomainModel):
     policy: ChannelPolicy
     source: PolicySource
     decision_id: str | None = None
+    transaction_id: str | None = None
     actor: str | None = None
+    previous: ChannelPolicy | None = Field(default=None, description="the policy before (external changes)")
 
 
 class MetricPoint(DomainModel):
@@ -195,6 +160,7 @@ class DecisionRecord(DomainModel):
     validation: ValidationResult | None = None
     decided_by: str | None = Field(default=None, description="API key id of the approve/reject")
     decided_at: UtcDatetime | None = None
+    transaction_id: str | None = Field(default=None, description="the batch that wrote it, once live")
 
     @model_validator(mode="after")
     def _matches_decision(self) -> Self:
@@ -243,6 +209,8 @@ class AuditRecord(DomainModel):
     node_id: str | None = None
     target: str | None = None
     details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
 
 
 class LeaseRecord(DomainModel):

@@ -113,9 +113,7 @@ def test_engine_proposals_pass_every_proposal_rule(facts, profile_name, custom_l
         profile = profile.model_copy(update={"limits": custom_limits})
     capabilities = NodeCapabilities(inbound_fees=inbound, htlc_limits=htlc)
     decision = DecisionEngine(profile, capabilities).decide(facts)
-    context = ValidationContext.for_channel(
-        facts.channel, now_s=1_770_000_000, supports_inbound_fees=inbound, supports_htlc_limits=htlc
-    )
+    context = ValidationContext.for_channel(facts.channel, now_s=1_770_000_000, capabilities=capabilities)
     result = PolicyValidator(profile.limits).validate(decision, context)
     assert result.verdict is not Verdict.REJECTED, (decision.kind, decision.reasons, result.issues)
     if decision.kind.writes_policy:

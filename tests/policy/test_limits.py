@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from app.domain.capabilities import NodeCapabilities
 from app.errors import ConfigError
 from app.policy import SafetyLimits, ValidationContext
 
@@ -133,7 +134,7 @@ def test_context_validation() -> None:
         and context.last_change_s is None
         and context.node_updates_last_24h == 0
     )
-    assert context.supports_inbound_fees and context.supports_htlc_limits and context.supports_time_lock
+    assert context.capabilities == NodeCapabilities()
     with pytest.raises(ValidationError):
         ValidationContext(capacity_sat=-1, now_s=10)
     with pytest.raises(ValidationError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.domain.capabilities import NodeCapabilities
 from app.domain.channel import Channel
 from app.domain.decision import DecisionKind
 from app.domain.policy import ChannelPolicy
@@ -322,11 +323,11 @@ def test_inbound_discount_exceeds_outbound(
 @pytest.mark.parametrize(
     ("capability", "change"),
     [
-        ("supports_inbound_fees", {"inbound_fee_rate_ppm": -50}),
-        ("supports_inbound_fees", {"inbound_base_fee_msat": -500}),
-        ("supports_htlc_limits", {"max_htlc_msat": 400_000_000}),
-        ("supports_htlc_limits", {"min_htlc_msat": 2_000}),
-        ("supports_time_lock", {"time_lock_delta": 80}),
+        ("inbound_fees", {"inbound_fee_rate_ppm": -50}),
+        ("inbound_fees", {"inbound_base_fee_msat": -500}),
+        ("htlc_limits", {"max_htlc_msat": 400_000_000}),
+        ("htlc_limits", {"min_htlc_msat": 2_000}),
+        ("time_lock", {"time_lock_delta": 80}),
     ],
 )
 def test_unsupported_by_backend(
@@ -334,7 +335,7 @@ def test_unsupported_by_backend(
 ) -> None:
     decision = make_decision(**change)
     assert DEFAULT.validate(decision, make_context()).verdict is Verdict.APPROVED
-    result = DEFAULT.validate(decision, make_context(**{capability: False}))
+    result = DEFAULT.validate(decision, make_context(capabilities=NodeCapabilities(**{capability: False})))
     ((name, value),) = change.items()
     message = only_issue(result, IssueCode.UNSUPPORTED_BY_BACKEND)
     assert message.startswith(f"{name} ") and f"-> {value} cannot be written" in message
@@ -345,7 +346,9 @@ def test_unchanged_fields_need_no_capability(
     make_decision: DecisionFactory, make_context: ContextFactory
 ) -> None:
     # LNbits can write only fees: a fee-only change passes although HTLC limits and time lock are unsupported.
-    context = make_context(supports_inbound_fees=False, supports_htlc_limits=False, supports_time_lock=False)
+    context = make_context(
+        capabilities=NodeCapabilities(inbound_fees=False, htlc_limits=False, time_lock=False)
+    )
     assert DEFAULT.validate(make_decision(fee_rate_ppm=140), context).verdict is Verdict.APPROVED
 
 
@@ -367,7 +370,9 @@ def test_all_issues_are_collected(make_decision: DecisionFactory, make_context: 
     )
     validator = PolicyValidator(SafetyLimits(pinned_channels=frozenset({decision.chan_id})))
     now = make_context().now_s
-    context = make_context(last_change_s=now - HOUR, node_updates_last_24h=5, supports_inbound_fees=False)
+    context = make_context(
+        last_change_s=now - HOUR, node_updates_last_24h=5, capabilities=NodeCapabilities(inbound_fees=False)
+    )
     result = validator.validate(decision, context)
     assert result.verdict is Verdict.REJECTED
     assert set(result.codes) == {
@@ -490,6 +495,10 @@ def test_context_for_channel_takes_capacity_and_reserve() -> None:
         local_reserve_sat=20_000,
         local_policy=ChannelPolicy(),
     )
-    context = ValidationContext.for_channel(channel, now_s=5, last_change_s=1, supports_htlc_limits=False)
+    context = ValidationContext.for_channel(
+        channel, now_s=5, last_change_s=1, capabilities=NodeCapabilities(htlc_limits=False)
+    )
     assert (context.capacity_sat, context.local_reserve_sat, context.now_s) == (2_000_000, 20_000, 5)
-    assert context.last_change_s == 1 and not context.supports_htlc_limits and context.supports_time_lock
+    assert (
+        context.last_change_s == 1 and not context.capabilities.htlc_limits and context.capabilities.time_lock
+    )

@@ -12,6 +12,7 @@ from decimal import ROUND_CEILING, Decimal, localcontext
 from hypothesis import HealthCheck, Phase, event, find, given, settings, target
 from hypothesis import strategies as st
 
+from app.domain.capabilities import NodeCapabilities
 from app.domain.decision import Decision, DecisionKind
 from app.domain.policy import ChannelPolicy
 from app.domain.validation import IssueCode, Verdict
@@ -127,9 +128,9 @@ def expected_issues(limits: SafetyLimits, context: ValidationContext, decision: 
     )
     rule(
         IssueCode.UNSUPPORTED_BY_BACKEND,
-        (inbound_changed and not context.supports_inbound_fees)
-        or (htlc_changed and not context.supports_htlc_limits)
-        or (known(old.time_lock_delta) != known(new.time_lock_delta) and not context.supports_time_lock)
+        (inbound_changed and not context.capabilities.inbound_fees)
+        or (htlc_changed and not context.capabilities.htlc_limits)
+        or (known(old.time_lock_delta) != known(new.time_lock_delta) and not context.capabilities.time_lock)
         or old.disabled != new.disabled,
     )
     return found
@@ -212,9 +213,11 @@ def context_strategy(draw: st.DrawFn, limits: SafetyLimits) -> ValidationContext
         now_s=now,
         last_change_s=None if draw(st.booleans()) else max(0, now - since),
         node_updates_last_24h=updates,
-        supports_inbound_fees=draw(st.integers(0, 4)) > 0,
-        supports_htlc_limits=draw(st.integers(0, 4)) > 0,
-        supports_time_lock=draw(st.integers(0, 4)) > 0,
+        capabilities=NodeCapabilities(
+            inbound_fees=draw(st.integers(0, 4)) > 0,
+            htlc_limits=draw(st.integers(0, 4)) > 0,
+            time_lock=draw(st.integers(0, 4)) > 0,
+        ),
     )
 
 
@@ -350,11 +353,11 @@ def test_every_proposal_let_through_satisfies_every_bound(case: Case) -> None:
     )
     changed = set(old.changed_fields(new))
     assert "disabled" not in changed
-    if not context.supports_inbound_fees:
+    if not context.capabilities.inbound_fees:
         assert not changed & {"inbound_fee_rate_ppm", "inbound_base_fee_msat"}
-    if not context.supports_htlc_limits:
+    if not context.capabilities.htlc_limits:
         assert not changed & {"min_htlc_msat", "max_htlc_msat"}
-    if not context.supports_time_lock:
+    if not context.capabilities.time_lock:
         assert "time_lock_delta" not in changed
 
 
@@ -388,9 +391,9 @@ def valid_case_strategy(draw: st.DrawFn) -> Case:
         now_s=now,
         last_change_s=None if since is None else now - since,
         node_updates_last_24h=inside(draw, 0, limits.daily_cap - 1),
-        supports_inbound_fees=draw(st.booleans()),
-        supports_htlc_limits=draw(st.booleans()),
-        supports_time_lock=draw(st.booleans()),
+        capabilities=NodeCapabilities(
+            inbound_fees=draw(st.booleans()), htlc_limits=draw(st.booleans()), time_lock=draw(st.booleans())
+        ),
     )
     room_msat = (capacity - reserve_sat(limits, context)) * 1_000
 
@@ -423,11 +426,11 @@ def valid_case_strategy(draw: st.DrawFn) -> Case:
     current = ChannelPolicy(
         fee_rate_ppm=old_fee,
         base_fee_msat=draw(any_int),
-        time_lock_delta=new_lock if not context.supports_time_lock else draw(any_int),
-        min_htlc_msat=new_min if not context.supports_htlc_limits else draw(any_int),
-        max_htlc_msat=new_max if not context.supports_htlc_limits else draw(any_int),
-        inbound_fee_rate_ppm=new_in_rate if not context.supports_inbound_fees else -draw(any_int),
-        inbound_base_fee_msat=new_in_base if not context.supports_inbound_fees else draw(any_int),
+        time_lock_delta=new_lock if not context.capabilities.time_lock else draw(any_int),
+        min_htlc_msat=new_min if not context.capabilities.htlc_limits else draw(any_int),
+        max_htlc_msat=new_max if not context.capabilities.htlc_limits else draw(any_int),
+        inbound_fee_rate_ppm=new_in_rate if not context.capabilities.inbound_fees else -draw(any_int),
+        inbound_base_fee_msat=new_in_base if not context.capabilities.inbound_fees else draw(any_int),
     )
     proposed = ChannelPolicy(
         fee_rate_ppm=new_fee,

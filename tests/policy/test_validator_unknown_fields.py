@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.domain.capabilities import NodeCapabilities
 from app.domain.validation import IssueCode, Verdict
 from app.policy.limits import SafetyLimits
 from app.policy.validator import PolicyValidator
@@ -15,7 +16,7 @@ UNKNOWN = {
     "inbound_base_fee_msat": None,
     "inbound_fee_rate_ppm": None,
 }
-LNBITS_LIKE = {"supports_inbound_fees": False, "supports_htlc_limits": False, "supports_time_lock": False}
+LNBITS_LIKE = {"capabilities": NodeCapabilities(inbound_fees=False, htlc_limits=False, time_lock=False)}
 
 
 def test_fee_change_with_unknown_other_fields_is_approved():

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.domain.policy import ChannelPolicy
+from app.domain.execution import ExecutionMode, TransactionKind
+from app.domain.policy import ChannelPolicy, PolicySource
 from app.engine.cycle import CycleReport
+from app.policy.backups import make_backup
+from app.storage.execution_records import (
+    BackupEntry,
+    BackupKind,
+    BackupRecord,
+    JournalEntry,
+    TransactionRecord,
+)
 from app.storage.records import (
     AuditRecord,
     ChannelSnapshotRecord,
@@ -14,7 +23,6 @@ from app.storage.records import (
     NodeBackend,
     NodeRecord,
     PolicyRecord,
-    PolicySource,
 )
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -99,3 +107,39 @@ def audit(
     return AuditRecord(
         tenant_id=tenant_id, at=at, actor="key-1", action=action, outcome="ok", node_id=node_id, target="d-1"
     )
+
+
+def transaction(tenant_id: str, node_id: str, channels: int = 1, **fields: object) -> TransactionRecord:
+    """A new apply transaction of the node."""
+    return TransactionRecord.model_validate(
+        {
+            "tenant_id": tenant_id,
+            "node_id": node_id,
+            "kind": TransactionKind.APPLY,
+            "mode": ExecutionMode.LIVE,
+            "actor": "key-1",
+            "channel_count": channels,
+            **fields,
+        }
+    )
+
+
+def journal_entry(record: TransactionRecord, chan_id: str = "800000000000000001") -> JournalEntry:
+    """A pending entry of the transaction: a 100 ppm -> 120 ppm change."""
+    before = ChannelPolicy(base_fee_msat=1000, fee_rate_ppm=100, max_htlc_msat=BIG_MSAT)
+    return JournalEntry(
+        id=JournalEntry.entry_id(record.id, chan_id),
+        tenant_id=record.tenant_id,
+        node_id=record.node_id,
+        transaction_id=record.id,
+        chan_id=chan_id,
+        channel_point="ab" * 32 + ":0",
+        before=before,
+        target=before.model_copy(update={"fee_rate_ppm": 120}),
+    )
+
+
+def backup(tenant_id: str, node_id: str, at: datetime = T0) -> BackupRecord:
+    """A checksummed backup of one channel."""
+    entry = BackupEntry(channel_point="ab" * 32 + ":0", policy=ChannelPolicy(fee_rate_ppm=100))
+    return make_backup(tenant_id, node_id, BackupKind.MANUAL, {"800000000000000001": entry}, at)

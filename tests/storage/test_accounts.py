@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from app.domain.access import ApiKeyRole
 from app.errors import ConflictError, NotFoundError
 from app.storage.api_keys import hash_api_key
 from app.storage.database import Storage
-from app.storage.records import ApiKeyRole, NodeUpdate, TenantRecord
+from app.storage.records import NodeUpdate, TenantRecord
 from tests.storage.builders import T0, node
 
 

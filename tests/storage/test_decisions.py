@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from app.domain.decision import DecisionKind
+from app.domain.decision import DecisionKind, DecisionStatus
+from app.domain.execution import ExecutionMode
 from app.engine.cycle import CycleReport
 from app.errors import ConflictError, InvalidInputError, NotFoundError
 from app.storage.database import Storage
-from app.storage.records import DecisionRecord, DecisionStatus, ExecutionMode
+from app.storage.records import DecisionRecord
 from tests.storage import builders
 from tests.storage.builders import T0
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from bson.decimal128 import Decimal128
 
+from app.domain.policy import PolicySource
 from app.engine.cycle import CycleReport
 from app.errors import InvalidInputError
 from app.storage.database import Storage
 from app.storage.fields import utc_now
-from app.storage.records import PolicySource
 from tests.storage import builders
 from tests.storage.builders import BIG_MSAT, T0
 

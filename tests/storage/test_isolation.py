@@ -9,6 +9,10 @@ from typing import Any
 
 import pytest
 
+from app.domain.access import ApiKeyRole
+from app.domain.decision import DecisionStatus
+from app.domain.execution import TransactionState
+from app.domain.policy import PolicySource
 from app.engine.cycle import CycleReport
 from app.errors import NotFoundError
 from app.security.keys import MasterKey
@@ -16,7 +20,7 @@ from app.security.vault import CredentialContext, CredentialKind, Keyring, Vault
 from app.storage.base import Repository
 from app.storage.database import Storage
 from app.storage.fields import utc_now
-from app.storage.records import ApiKeyRole, DecisionStatus, NodeUpdate, PolicySource
+from app.storage.records import NodeUpdate
 from tests.storage import builders
 from tests.storage.builders import T0
 
@@ -27,6 +31,10 @@ UNSCOPED = {
     "SecretRepository.list_ids",
     "SecretRepository.get",
     "SecretRepository.compare_and_swap",
+    # Platform jobs over every tenant: crash recovery and backup export/retention.
+    "TransactionRepository.unfinished",
+    "BackupRepository.not_exported",
+    "BackupRepository.created_before",
 }
 UNSCOPED_REPOSITORIES = {"TenantRepository", "LeaseRepository"}
 # Writes of new records: the tenant id is a required field of each record (or the first argument of issue).
@@ -52,7 +60,8 @@ async def test_every_scoped_method_takes_the_tenant_first(storage: Storage):
         repository_name, name = qualified.split(".")
         repository = next(r for r in vars(storage).values() if type(r).__name__ == repository_name)
         first = next(iter(inspect.signature(getattr(repository, name)).parameters))
-        assert first in {"tenant_id", "context"}, qualified  # a CredentialContext carries its tenant
+        # A CredentialContext carries its tenant; so does a stored record passed back for compare-and-set.
+        assert first in {"tenant_id", "context", "record", "old"}, qualified
 
 
 async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report: CycleReport):
@@ -73,6 +82,16 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
     a_context = CredentialContext(tenant_id=a, node_id=node.id, kind=CredentialKind.LND_MACAROON)
     b_context = a_context.model_copy(update={"tenant_id": b})
     await storage.secrets.add(vault.encrypt(a_context, b"macaroon"))
+    batch = await storage.transactions.add(builders.transaction(a, node.id))
+    await storage.journal.add_many([builders.journal_entry(batch)])
+    saved = await storage.backups.add(builders.backup(a, node.id))
+    rollout = await storage.rollouts.change(
+        a, node.id, lambda r: r.model_copy(update={"canary_channels": [chan]})
+    )
+    await storage.budgets.reserve(a, node.id, batch.id, 2, cap=5, now=utc_now())
+    state = await storage.policy_states.change(a, node.id, lambda r: r.model_copy(update={"channels": {}}))
+    budget = await storage.budgets.load(a, node.id)
+    foreign = batch.model_copy(update={"tenant_id": b})
 
     async def missing(call: Awaitable[Any]) -> None:
         """The call raises NotFoundError."""
@@ -83,7 +102,7 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
         """The call finds nothing: None, an empty list or page, zero, False, or an empty report."""
         result = await call
         items = getattr(result, "items", result)
-        assert items in (None, [], 0, False) or getattr(result, "total", None) == 0, result
+        assert items in (None, [], 0, False, set()) or getattr(result, "total", None) == 0, result
 
     checks: dict[str, Callable[[], Awaitable[None]]] = {
         "ApiKeyRepository.get": lambda: missing(storage.api_keys.get(b, key.id)),
@@ -121,6 +140,45 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
         "SecretRepository.get_for": lambda: missing(storage.secrets.get_for(b_context)),
         "SecretRepository.delete": lambda: empty(storage.secrets.delete(b_context)),
         "SecretRepository.list_for_tenant": lambda: empty(storage.secrets.list_for_tenant(b)),
+        "DecisionRepository.settle": lambda: empty(
+            storage.decisions.settle(
+                b, decision.id, frozenset({DecisionStatus.NEEDS_APPROVAL}), DecisionStatus.EXPIRED
+            )
+        ),
+        "DecisionRepository.expire_pending": lambda: empty(
+            storage.decisions.expire_pending(b, node.id, [DecisionStatus.NEEDS_APPROVAL])
+        ),
+        "TransactionRepository.get": lambda: missing(storage.transactions.get(b, batch.id)),
+        "TransactionRepository.list": lambda: empty(storage.transactions.list(b, node.id)),
+        "TransactionRepository.since": lambda: empty(storage.transactions.since(b, node.id, T0)),
+        "TransactionRepository.update": lambda: missing(storage.transactions.update(foreign, note=None)),
+        "TransactionRepository.advance": lambda: missing(
+            storage.transactions.advance(foreign, TransactionState.BACKED_UP)
+        ),
+        "JournalRepository.for_transaction": lambda: empty(storage.journal.for_transaction(b, batch.id)),
+        "JournalRepository.open_channels": lambda: empty(storage.journal.open_channels(b, node.id)),
+        "BackupRepository.get": lambda: missing(storage.backups.get(b, saved.id)),
+        "BackupRepository.latest": lambda: empty(storage.backups.latest(b, node.id)),
+        "BackupRepository.list": lambda: empty(storage.backups.list(b, node.id)),
+        "BackupRepository.delete": lambda: empty(storage.backups.delete(b, saved.id)),
+        "BackupRepository.mark_exported": lambda: _not_exported(storage, saved, a, b),
+        "RolloutRepository.load": lambda: _default(storage.rollouts.load(b, node.id)),
+        "RolloutRepository.save": lambda: _saved_as(storage.rollouts, rollout, b),
+        "RolloutRepository.change": lambda: _default(storage.rollouts.change(b, node.id, lambda r: None)),
+        "RolloutRepository.delete": lambda: empty(storage.rollouts.delete(b, node.id)),
+        "BudgetRepository.load": lambda: _default(storage.budgets.load(b, node.id)),
+        "BudgetRepository.save": lambda: _saved_as(storage.budgets, budget, b),
+        "BudgetRepository.change": lambda: _default(storage.budgets.change(b, node.id, lambda r: None)),
+        "BudgetRepository.delete": lambda: empty(storage.budgets.delete(b, node.id)),
+        "BudgetRepository.used": lambda: empty(storage.budgets.used(b, node.id, utc_now())),
+        "BudgetRepository.reserve": lambda: _reserved_alone(storage, b, node.id),
+        "BudgetRepository.settle": lambda: empty(storage.budgets.settle(b, node.id, batch.id, 0)),
+        "PolicyStateRepository.load": lambda: _default(storage.policy_states.load(b, node.id)),
+        "PolicyStateRepository.save": lambda: _saved_as(storage.policy_states, state, b),
+        "PolicyStateRepository.change": lambda: _default(
+            storage.policy_states.change(b, node.id, lambda r: None)
+        ),
+        "PolicyStateRepository.delete": lambda: empty(storage.policy_states.delete(b, node.id)),
     }
     assert set(checks) == scoped_methods(storage), "a new tenant-scoped method needs an isolation check"
     for check in checks.values():
@@ -138,3 +196,31 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
     assert await storage.metrics.latest(a, node.id, "local_balance_sat") is not None
     assert len((await storage.audit.list(a)).items) == 1
     assert await storage.secrets.list_for_tenant(a) == [a_context.record_id]
+    assert await storage.transactions.get(a, batch.id) == batch
+    assert len(await storage.journal.for_transaction(a, batch.id)) == 1
+    assert (await storage.backups.get(a, saved.id)).exported_at is None
+    assert await storage.rollouts.load(a, node.id) == rollout
+    assert await storage.budgets.used(a, node.id, utc_now()) == 2
+    assert await storage.policy_states.load(a, node.id) == state
+
+
+async def _default(call: Awaitable[Any]) -> None:
+    """A per-node document of the other tenant reads as a fresh default (version 0)."""
+    assert (await call).version == 0
+
+
+async def _saved_as(repository: Any, record: Any, tenant_id: str) -> None:
+    """Saving tenant A's document under tenant B's id matches nothing."""
+    moved = record.model_copy(update={"tenant_id": tenant_id})
+    assert await repository.save(moved, moved) is False
+
+
+async def _not_exported(storage: Storage, saved: Any, owner: str, other: str) -> None:
+    """Marking A's backup exported as tenant B leaves A's backup untouched."""
+    await storage.backups.mark_exported(saved.model_copy(update={"tenant_id": other}), utc_now())
+    assert (await storage.backups.get(owner, saved.id)).exported_at is None
+
+
+async def _reserved_alone(storage: Storage, tenant_id: str, node_id: str) -> None:
+    """Tenant B's ledger for the same node id does not count tenant A's slots."""
+    assert await storage.budgets.reserve(tenant_id, node_id, "other", 5, cap=5, now=utc_now()) == 5

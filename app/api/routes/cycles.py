@@ -8,8 +8,9 @@ from fastapi import APIRouter, Path, Query, Response
 
 from app.api.deps import CurrentPrincipal, Cursor, Cycles, Limit, OperatedNode, ViewedNode
 from app.api.schemas import ChannelPageOut, OptimizeIn, PageOut
-from app.domain.decision import DecisionKind
-from app.storage.records import ApiKeyRole, DecisionRecord, DecisionStatus
+from app.domain.access import ApiKeyRole
+from app.domain.decision import DecisionKind, DecisionStatus
+from app.storage.records import DecisionRecord
 from app.storage.shadow_report import ShadowReport
 
 router = APIRouter(prefix="/api/v1", tags=["cycles"])

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Response, status
 
 from app.api.deps import AdministeredNode, CurrentPrincipal, Cursor, Limit, Nodes, OperatedNode, ViewedNode
 from app.api.schemas import NodeOut, PageOut, RegisteredNodeOut
+from app.domain.access import ApiKeyRole
 from app.services.node_settings import NodeSettings
 from app.services.nodes import NodeRegistration
-from app.storage.records import ApiKeyRole
 
 router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
 

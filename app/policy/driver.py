@@ -1,0 +1,433 @@
+"""Drive one journaled transaction forward from whatever state it is in; a new batch and recovery share it.
+
+Write-ahead: every channel's outcome is written to the journal before its send and again after the
+read-back, and the transaction's state moves only forward by compare-and-set. A send or read-back
+that does not answer leaves the channel `unknown`, never lost: it is resolved by reading back later,
+once any request still in flight has had time to land (`unknown_settle_s`), so a late write is never
+mistaken for one that did not happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from app.clock import Clock
+from app.domain.channel import ChannelRef
+from app.domain.execution import ChannelOutcome, TransactionState
+from app.domain.policy import ChannelPolicy, PolicyReading
+from app.domain.updates import UpdateOutcome
+from app.errors import ConflictError, UpstreamError
+from app.nodes.base import NodeClient
+from app.policy.backups import make_backup
+from app.policy.gate import restore_target
+from app.storage.backups import BackupRepository
+from app.storage.execution_records import (
+    BackupEntry,
+    BackupKind,
+    JournalEntry,
+    TransactionRecord,
+    outcome_counts,
+)
+from app.storage.journal import JournalRepository
+from app.storage.transactions import TransactionRepository
+
+log = logging.getLogger(__name__)
+MISMATCH = "read back neither its backup nor its target"
+NOT_SENT = "not sent: the batch was interrupted before this channel's turn"
+ACCEPTED_NOT_APPLIED = "the node accepted the update but the read-back still shows the backup"
+STALE_PLAN = "interrupted before any write; not resumed, because its decisions are no longer fresh"
+OPEN = (ChannelOutcome.PENDING, ChannelOutcome.SENT, ChannelOutcome.UNKNOWN)
+
+
+@dataclass(frozen=True)
+class DriverSettings:
+    """How patiently the driver writes and proves."""
+
+    max_sends: int = 2  # sends of one target when the node says yes but the read-back shows no change
+    max_restores: int = 3  # sends of one backup while compensating before the channel counts as not restored
+    write_concurrency: int = 4  # sends in flight at once on one node
+    chunk_size: int = 25  # channels marked `sent` per journal round trip
+    unknown_settle_s: float = 30.0  # how long an unanswered send may still land
+
+
+@dataclass(frozen=True)
+class Journal:
+    """Where the driver writes: transactions, their per-channel entries, and backups."""
+
+    transactions: TransactionRepository
+    entries: JournalRepository
+    backups: BackupRepository
+
+
+class Effects(Protocol):
+    """What happens once a transaction is terminal: history, decisions, budget, audit (idempotent)."""
+
+    async def finish(self, transaction: TransactionRecord) -> TransactionRecord:
+        """Write the consequences of a terminal transaction and mark them done."""
+
+
+class TransactionDriver:
+    """Moves transactions of one node forward through the state machine."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        client: NodeClient,
+        clock: Clock,
+        settings: DriverSettings | None = None,
+        effects: Effects | None = None,
+        keep_going: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
+        self.journal = journal
+        self.client = client
+        self.clock = clock
+        self.settings = settings or DriverSettings()
+        self.effects = effects
+        self.keep_going = keep_going
+        self._limit = asyncio.Semaphore(self.settings.write_concurrency)
+
+    async def drive(self, transaction: TransactionRecord, *, resume: bool = False) -> TransactionRecord:
+        """Advance until terminal, or until only unknown outcomes are left (recovery resolves them later).
+
+        `resume` is recovery's view: a batch interrupted before its first send is abandoned rather
+        than continued, and channels still pending are never sent.
+        """
+        while not transaction.state.terminal:
+            state = transaction.state
+            if state is TransactionState.PLANNED:
+                transaction = await self._back_up(transaction, resume)
+            elif state is TransactionState.BACKED_UP:
+                transaction = await self._start(transaction, resume)
+            elif state is TransactionState.APPLYING:
+                transaction = await self._apply(transaction, resume)
+            else:
+                transaction = await self._compensate(transaction)
+            if transaction.state is state:
+                break
+        if transaction.state.terminal and not transaction.effects_done and self.effects is not None:
+            transaction = await self.effects.finish(transaction)
+        return transaction
+
+    # --- states --------------------------------------------------------------------------------------
+
+    async def _back_up(self, transaction: TransactionRecord, resume: bool) -> TransactionRecord:
+        entries = await self._entries(transaction)
+        if len(entries) != transaction.channel_count:
+            note = "its journal is incomplete: interrupted while planning, nothing was sent"
+            return await self._advance(transaction, TransactionState.COMPENSATING, entries, note)
+        if resume:
+            return await self._advance(transaction, TransactionState.COMPENSATING, entries, STALE_PLAN)
+        policies = {
+            entry.chan_id: BackupEntry(channel_point=entry.channel_point, policy=entry.before)
+            for entry in entries
+        }
+        backup = make_backup(
+            transaction.tenant_id,
+            transaction.node_id,
+            BackupKind.BATCH,
+            policies,
+            self.clock(),
+            transaction.id,
+        )
+        await self.journal.backups.add(backup)
+        return await self.journal.transactions.advance(
+            transaction, TransactionState.BACKED_UP, self.clock(), backup_id=backup.id
+        )
+
+    async def _start(self, transaction: TransactionRecord, resume: bool) -> TransactionRecord:
+        entries = await self._entries(transaction)
+        if resume:
+            return await self._advance(transaction, TransactionState.COMPENSATING, entries, STALE_PLAN)
+        return await self._advance(transaction, TransactionState.APPLYING, entries)
+
+    async def _apply(self, transaction: TransactionRecord, resume: bool) -> TransactionRecord:
+        entries = await self._entries(transaction)
+        entries = await self._send_pending(entries, resume)
+        entries = await self._resolve(entries)
+        if any(entry.outcome is ChannelOutcome.UNKNOWN and entry.error == MISMATCH for entry in entries):
+            note = "a channel " + MISMATCH + "; restoring the backup of every channel that changed"
+            return await self._advance(transaction, TransactionState.COMPENSATING, entries, note)
+        if any(entry.outcome in OPEN for entry in entries):
+            return await self.journal.transactions.update(
+                transaction, self.clock(), counts=outcome_counts(entries)
+            )
+        return await self._advance(transaction, TransactionState.COMMITTED, entries)
+
+    async def _compensate(self, transaction: TransactionRecord) -> TransactionRecord:
+        entries = await self._entries(transaction)
+        entries = await self._fail_pending(entries)
+        for _ in range(self.settings.max_restores + 1):
+            waiting = [
+                entry
+                for entry in entries
+                if entry.outcome in (ChannelOutcome.APPLIED, ChannelOutcome.UNKNOWN)
+            ]
+            if not waiting:
+                break
+            readings = await self._read(waiting)
+            if readings is None:
+                break  # the node does not answer: recovery tries again
+            changes, restore = self._judge_restores(waiting, readings)
+            entries = self._merge(entries, await self.journal.entries.record(changes))
+            if not restore:
+                break
+            entries = self._merge(entries, await self._send_restores(restore, readings))
+        unsettled = [
+            entry for entry in entries if entry.outcome in (ChannelOutcome.APPLIED, ChannelOutcome.UNKNOWN)
+        ]
+        exhausted = [entry for entry in unsettled if entry.restore_attempts >= self.settings.max_restores]
+        if len(exhausted) < len(unsettled):  # the node did not answer, or a late send may still land
+            return await self.journal.transactions.update(
+                transaction, self.clock(), counts=outcome_counts(entries)
+            )
+        if exhausted:
+            names = ", ".join(sorted(entry.chan_id for entry in exhausted)[:20])
+            tries = self.settings.max_restores
+            note = f"{len(exhausted)} channel(s) could not be restored after {tries} tries: {names}"
+            return await self._advance(transaction, TransactionState.PARTIAL, entries, note)
+        return await self._advance(transaction, TransactionState.ROLLED_BACK, entries)
+
+    # --- sending --------------------------------------------------------------------------------------
+
+    async def _send_pending(self, entries: list[JournalEntry], resume: bool) -> list[JournalEntry]:
+        pending = [entry for entry in entries if entry.outcome is ChannelOutcome.PENDING]
+        if resume:
+            return await self._fail_pending(entries)
+        for start in range(0, len(pending), self.settings.chunk_size):
+            if self.keep_going is not None and not await self.keep_going():
+                log.warning("lost the node's lease; %d channel(s) left unsent", len(pending) - start)
+                break
+            entries = self._merge(
+                entries, await self._send_targets(pending[start : start + self.settings.chunk_size])
+            )
+        return entries
+
+    async def _send_targets(self, chunk: Sequence[JournalEntry]) -> list[JournalEntry]:
+        """Mark the chunk sent (write-ahead), send each target, record what each send answered."""
+        now = self.clock()
+        marked = await self.journal.entries.record(
+            [
+                (
+                    entry,
+                    entry.model_copy(
+                        update={
+                            "outcome": ChannelOutcome.SENT,
+                            "attempts": entry.attempts + 1,
+                            "sent_at": now,
+                            "refusal": None,
+                        }
+                    ),
+                )
+                for entry in chunk
+            ]
+        )
+        answers = await asyncio.gather(*(self._send(entry, entry.target, entry.before) for entry in marked))
+        return await self.journal.entries.record(
+            [(entry, answer) for entry, answer in zip(marked, answers, strict=True) if answer != entry]
+        ) or list(marked)
+
+    async def _send(self, entry: JournalEntry, policy: ChannelPolicy, current: ChannelPolicy) -> JournalEntry:
+        """One write; the entry as the answer leaves it (a refusal is proven by the read-back that follows)."""
+        channel = ChannelRef(chan_id=entry.chan_id, channel_point=entry.channel_point)
+        async with self._limit:
+            try:
+                result = await self.client.update_channel_policy(channel, policy, current)
+            except UpstreamError as exc:
+                return entry.model_copy(
+                    update={"outcome": ChannelOutcome.UNKNOWN, "error": exc.message[:300]}
+                )
+        if result.outcome is UpdateOutcome.FAILED:
+            return entry.model_copy(update={"refusal": (result.error or "refused")[:300]})
+        return entry
+
+    async def _send_restores(
+        self, restore: Sequence[JournalEntry], readings: dict[str, PolicyReading]
+    ) -> list[JournalEntry]:
+        """Write each channel's backup back, recorded first as a restore attempt."""
+        marked = await self.journal.entries.record(
+            [
+                (
+                    entry,
+                    entry.model_copy(
+                        update={"restore_attempts": entry.restore_attempts + 1, "sent_at": self.clock()}
+                    ),
+                )
+                for entry in restore
+            ]
+        )
+        capabilities = self.client.capabilities
+        answers = await asyncio.gather(
+            *(
+                self._send(
+                    entry,
+                    restore_target(entry.before, readings[entry.chan_id].policy, capabilities),
+                    readings[entry.chan_id].policy,
+                )
+                for entry in marked
+            )
+        )
+        return await self.journal.entries.record(
+            [(entry, answer) for entry, answer in zip(marked, answers, strict=True) if answer != entry]
+        ) or list(marked)
+
+    async def _fail_pending(self, entries: list[JournalEntry]) -> list[JournalEntry]:
+        changes = [
+            (entry, entry.model_copy(update={"outcome": ChannelOutcome.FAILED, "error": NOT_SENT}))
+            for entry in entries
+            if entry.outcome is ChannelOutcome.PENDING
+        ]
+        return self._merge(entries, await self.journal.entries.record(changes))
+
+    # --- proving ---------------------------------------------------------------------------------------
+
+    async def _resolve(self, entries: list[JournalEntry]) -> list[JournalEntry]:
+        """Read back every sent or unknown channel; re-send a target the node accepted but did not apply."""
+        for _ in range(self.settings.max_sends):
+            waiting = [
+                entry for entry in entries if entry.outcome in (ChannelOutcome.SENT, ChannelOutcome.UNKNOWN)
+            ]
+            if not waiting:
+                break
+            readings = await self._read(waiting)
+            if readings is None:
+                lost = [
+                    (
+                        entry,
+                        entry.model_copy(
+                            update={"outcome": ChannelOutcome.UNKNOWN, "error": "read-back failed"}
+                        ),
+                    )
+                    for entry in waiting
+                    if entry.outcome is ChannelOutcome.SENT
+                ]
+                return self._merge(entries, await self.journal.entries.record(lost))
+            changes, resend = self._judge_writes(waiting, readings)
+            entries = self._merge(entries, await self.journal.entries.record(changes))
+            if not resend:
+                break
+            entries = self._merge(
+                entries, await self._send_targets([self._current(entries, e) for e in resend])
+            )
+        return entries
+
+    def _judge_writes(
+        self, waiting: Iterable[JournalEntry], readings: dict[str, PolicyReading]
+    ) -> tuple[list[tuple[JournalEntry, JournalEntry]], list[JournalEntry]]:
+        """Each channel's outcome from its read-back, and the ones to send again."""
+        matches = self.client.capabilities.policy_matches
+        settled_before = self.clock().timestamp() - self.settings.unknown_settle_s
+        changes: list[tuple[JournalEntry, JournalEntry]] = []
+        resend: list[JournalEntry] = []
+        for entry in waiting:
+            reading = readings.get(entry.chan_id)
+            observed = reading.policy if reading else None
+            update: dict[str, object] = {"observed": observed}
+            if observed is None:
+                update |= {"outcome": ChannelOutcome.FAILED, "error": "the node no longer has this channel"}
+            elif matches(observed, entry.target):
+                update |= {"outcome": ChannelOutcome.APPLIED, "error": None}
+            elif not matches(observed, entry.before):
+                update |= {"outcome": ChannelOutcome.UNKNOWN, "error": MISMATCH}
+            elif entry.outcome is ChannelOutcome.UNKNOWN:
+                if entry.sent_at is not None and entry.sent_at.timestamp() > settled_before:
+                    continue  # a late send may still land: decide after the settle time
+                update |= {"outcome": ChannelOutcome.NOT_APPLIED}
+            elif entry.refusal is not None:
+                update |= {"outcome": ChannelOutcome.FAILED, "error": entry.refusal}
+            elif entry.attempts < self.settings.max_sends:
+                resend.append(entry)  # the node said yes, yet nothing changed: send once more
+                continue
+            else:
+                update |= {"outcome": ChannelOutcome.NOT_APPLIED, "error": ACCEPTED_NOT_APPLIED}
+            changes.append((entry, entry.model_copy(update=update)))
+        return changes, resend
+
+    def _judge_restores(
+        self, waiting: Iterable[JournalEntry], readings: dict[str, PolicyReading]
+    ) -> tuple[list[tuple[JournalEntry, JournalEntry]], list[JournalEntry]]:
+        """While compensating: which channels are back at their backup, and which need a restore sent."""
+        matches = self.client.capabilities.policy_matches
+        settled_before = self.clock().timestamp() - self.settings.unknown_settle_s
+        changes: list[tuple[JournalEntry, JournalEntry]] = []
+        restore: list[JournalEntry] = []
+        for entry in waiting:
+            reading = readings.get(entry.chan_id)
+            observed = reading.policy if reading else None
+            if observed is None:
+                continue  # closed meanwhile: nothing left to restore, and nothing can be proven; left for the operator
+            if matches(observed, entry.before):
+                if entry.outcome is ChannelOutcome.UNKNOWN and entry.restore_attempts == 0:
+                    if entry.sent_at is not None and entry.sent_at.timestamp() > settled_before:
+                        continue
+                    outcome = ChannelOutcome.NOT_APPLIED
+                else:
+                    outcome = ChannelOutcome.RESTORED
+                changes.append(
+                    (
+                        entry,
+                        entry.model_copy(update={"outcome": outcome, "observed": observed, "error": None}),
+                    )
+                )
+                continue
+            if matches(observed, entry.target):
+                update: dict[str, object] = {"outcome": ChannelOutcome.APPLIED, "observed": observed}
+            else:
+                update = {"outcome": ChannelOutcome.UNKNOWN, "observed": observed, "error": MISMATCH}
+            updated = entry.model_copy(update=update)
+            if updated != entry:
+                changes.append((entry, updated))
+            if entry.restore_attempts < self.settings.max_restores:
+                restore.append(updated)
+        return changes, restore
+
+    async def _read(self, entries: Sequence[JournalEntry]) -> dict[str, PolicyReading] | None:
+        """Bulk read-back; None when the node does not answer (the outcomes stay open)."""
+        channels = [ChannelRef(chan_id=entry.chan_id, channel_point=entry.channel_point) for entry in entries]
+        try:
+            return await self.client.read_policies(channels)
+        except UpstreamError as exc:
+            log.warning("read-back from %s failed: %s", self.client.name, exc.message)
+            return None
+
+    # --- journal helpers ---------------------------------------------------------------------------------
+
+    async def _entries(self, transaction: TransactionRecord) -> list[JournalEntry]:
+        return await self.journal.entries.for_transaction(transaction.tenant_id, transaction.id)
+
+    async def _advance(
+        self,
+        transaction: TransactionRecord,
+        state: TransactionState,
+        entries: Sequence[JournalEntry],
+        note: str | None = None,
+    ) -> TransactionRecord:
+        notes = [*transaction.notes, note] if note else transaction.notes
+        return await self.journal.transactions.advance(
+            transaction, state, self.clock(), counts=outcome_counts(list(entries)), notes=notes
+        )
+
+    @staticmethod
+    def _merge(entries: list[JournalEntry], changed: Sequence[JournalEntry]) -> list[JournalEntry]:
+        if not changed:
+            return entries
+        by_id = {entry.id: entry for entry in changed}
+        return [by_id.get(entry.id, entry) for entry in entries]
+
+    @staticmethod
+    def _current(entries: list[JournalEntry], wanted: JournalEntry) -> JournalEntry:
+        return next(entry for entry in entries if entry.id == wanted.id)
+
+
+async def drive_safely(
+    driver: TransactionDriver, transaction: TransactionRecord, *, resume: bool
+) -> TransactionRecord:
+    """Drive, turning a lost compare-and-set (someone else drives it) into a log line, not an error."""
+    try:
+        return await driver.drive(transaction, resume=resume)
+    except ConflictError as exc:
+        log.warning("transaction %s is driven by another process: %s", transaction.id, exc.message)
+        return transaction
