@@ -13,10 +13,10 @@ from fastapi import FastAPI
 
 from app.api.errors import register_error_handlers
 from app.api.health import router as health_router
-from app.api.ratelimit import KeyRateLimiter
 from app.api.request_id import RequestIdMiddleware
 from app.api.routes.accounts import router as accounts_router
 from app.api.routes.cycles import router as cycles_router
+from app.api.routes.execution import router as execution_router
 from app.api.routes.nodes import router as nodes_router
 from app.api.schemas import ERROR_RESPONSES
 from app.cache.facade import Cache
@@ -24,8 +24,10 @@ from app.engine.profile import load_profiles
 from app.graph.centrality import CentralityScores, centrality_for
 from app.graph.model import ChannelGraph
 from app.graph.source import resolve_graph
+from app.resilience.ratelimit import KeyRateLimiter
 from app.runtime import GraphState
-from app.scheduler.runner import CycleScheduler
+from app.scheduler.jobs import background_jobs
+from app.scheduler.supervisor import supervise
 from app.security.private_files import read_private_file
 from app.security.vault import Vault, load_keyring
 from app.services.accounts import AccountService
@@ -139,14 +141,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 asyncio.create_task(load_graph_state(settings, state, executor), name="graph-loader"),
                 asyncio.create_task(watch_health(runtime), name="health-watch"),
             ]
-            if settings.schedule_enabled:
-                scheduler = CycleScheduler(
-                    runtime,
-                    interval_s=settings.schedule_interval_s,
-                    jitter_s=settings.schedule_jitter_s,
-                    lease_s=settings.schedule_interval_s / 2,  # outlives any pass, expires before the next
-                )
-                tasks.append(asyncio.create_task(scheduler.run_forever(), name="cycle-scheduler"))
+            tasks += [
+                asyncio.create_task(supervise(name, job), name=name)
+                for name, job in background_jobs(runtime).items()
+            ]
             try:
                 yield
             finally:
@@ -158,6 +156,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     register_error_handlers(app)
     app.include_router(health_router)
-    for router in (accounts_router, nodes_router, cycles_router):
+    for router in (accounts_router, nodes_router, cycles_router, execution_router):
         app.include_router(router, responses=ERROR_RESPONSES)
     return app

@@ -74,6 +74,74 @@ class Settings(BaseSettings):
         le=3600,
         description="how long a node's open circuit refuses calls before one probe",
     )
+    # Live execution (app/policy/, app/services/execution.py).
+    node_lease_s: float = Field(
+        default=60.0,
+        ge=1.0,
+        le=3_600,
+        description="node lease lifetime; renewed every third of it while held",
+    )
+    decision_max_age_hours: float = Field(
+        default=6.0, gt=0, le=168, description="a decision not acted on within this age expires"
+    )
+    write_concurrency: int = Field(default=4, ge=1, le=32, description="policy writes in flight per node")
+    unknown_settle_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3_600,
+        description="how long an unanswered write may still land before it is judged",
+    )
+    recovery_interval_s: float = Field(
+        default=60.0, gt=0, le=86_400, description="how often unfinished transactions are resumed"
+    )
+    # Backups: hot in MongoDB, cold as gzip JSON files under backup_dir (default <data_dir>/backups).
+    backup_dir: Path | None = Field(default=None, description="cold backups; <data_dir>/backups when unset")
+    backup_hot_days: float = Field(default=7.0, gt=0, le=3_650, description="days a backup stays in MongoDB")
+    backup_cold_days: float = Field(
+        default=90.0, gt=0, le=36_500, description="days a cold backup file is kept"
+    )
+    maintenance_interval_s: float = Field(
+        default=3_600.0, gt=0, le=86_400, description="how often backups are checked, exported and expired"
+    )
+    backup_interval_hours: float = Field(
+        default=24.0, gt=0, le=8_760, description="how often every channel of every node is backed up"
+    )
+    # Automatic rollback after a live batch, judged against the node's own baseline.
+    rollback_check_interval_s: float = Field(
+        default=300.0, gt=0, le=86_400, description="health check period"
+    )
+    rollback_watch_hours: float = Field(default=24.0, gt=0, le=720, description="how long a batch is watched")
+    rollback_min_samples: int = Field(default=3, ge=1, le=1_000, description="health samples before judging")
+    rollback_error_rate: float = Field(default=0.5, gt=0, le=1, description="node error rate that rolls back")
+    rollback_latency_factor: float = Field(
+        default=2.0, gt=1, le=100, description="latency over its baseline by this factor rolls back"
+    )
+    rollback_revenue_factor: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="revenue or forwards on the changed channels below this share of expected",
+    )
+    rollback_min_forwards: int = Field(
+        default=10, ge=0, le=1_000_000, description="expected forwards needed before flow is judged"
+    )
+    # Progressive activation: shadow -> canary(1) -> canary(5) -> live.
+    rollout_shadow_days: float = Field(default=14.0, ge=0, le=365, description="minimum days in shadow")
+    rollout_canary_days: float = Field(
+        default=3.0, ge=0, le=365, description="minimum days in each canary stage"
+    )
+    rollout_min_cycles: int = Field(
+        default=3, ge=1, le=10_000, description="shadow cycles needed in the window"
+    )
+    rollout_min_forwards: int = Field(
+        default=10,
+        ge=0,
+        le=1_000_000,
+        description="expected forwards on the canary channels before judging flow",
+    )
+    rollout_tolerance: float = Field(
+        default=0.1, ge=0, lt=1, description="how far canary revenue may fall below baseline and still pass"
+    )
     # Storage (app/storage/): unset URL means an embedded nx-27017 under data_dir. The URL may hold a password.
     mongodb_url: SecretStr | None = Field(
         default=None, description="mongodb:// URL of an external MongoDB; never logged"
@@ -90,6 +158,11 @@ class Settings(BaseSettings):
     cache_probe_interval_s: float = Field(
         default=5.0, gt=0, description="how often the cache pings Redis to notice an outage or its end"
     )
+
+    @property
+    def backups_path(self) -> Path:
+        """Where cold backups are written."""
+        return self.backup_dir or self.data_dir / "backups"
 
 
 @lru_cache(maxsize=1)

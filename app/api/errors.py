@@ -27,6 +27,7 @@ from app.errors import (
     UpstreamUnavailableError,
     validation_problems,
 )
+from app.security.vault import VaultError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (CapabilityError, 422),
     (InvalidInputError, 422),
     (StorageUnavailableError, 503),
+    (VaultError, 500),  # a credential we stored cannot be opened: our fault, never the caller's
     (UpstreamAuthError, 502),
     (UpstreamUnavailableError, 503),
     (UpstreamTemporaryError, 504),

@@ -137,9 +137,9 @@ class RegisteredNodeOut(BaseModel):
 
 
 class OptimizeIn(Strict):
-    """How to run a cycle."""
+    """How to run a cycle; without a mode, the node's own (stepped down to what its rollout stage allows)."""
 
-    mode: ExecutionMode = ExecutionMode.SHADOW
+    mode: ExecutionMode | None = None
 
 
 class PeerOut(BaseModel):

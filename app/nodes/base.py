@@ -50,6 +50,8 @@ class NodeClient(ABC):
 
     capabilities: ClassVar[NodeCapabilities]
     backend: ClassVar[str]
+    # Whether `list_channels` reads every policy fresh from the node (else it may use a cached graph).
+    listing_is_fresh: ClassVar[bool] = False
 
     @abstractmethod
     async def get_info(self) -> NodeInfo:

@@ -86,6 +86,7 @@ class LnbitsClient(NodeClient):
 
     capabilities: ClassVar[NodeCapabilities] = LNBITS_CAPABILITIES
     backend: ClassVar[str] = "lnbits"
+    listing_is_fresh: ClassVar[bool] = True  # fees come from one `GET /channels/{id}` per channel
 
     def __init__(
         self,

@@ -1,25 +1,30 @@
-"""Run a shadow cycle for every registered node periodically; a lease makes each node single-flight."""
+"""Periodic cycles for every node in its own mode, single-flight per node across replicas.
+
+A short "tick" lease per node keeps replicas from running the same node twice in one interval; the
+node's own lease (app/services/locks.py) keeps any two writers apart. One node's failure of any kind,
+a malformed node answer included, is logged, counted and isolated: the other nodes still run.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
-from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import partial
-from typing import TypeVar
 
-from app.domain.execution import ExecutionMode
+from prometheus_client import Counter
+
 from app.errors import DomainError
+from app.services.actors import SCHEDULER_ACTOR
 from app.services.cycles import CycleService
+from app.services.fleet import every_node
+from app.services.locks import NodeBusyError
+from app.services.node_settings import parse_node_settings
 from app.services.runtime import ServiceRuntime
-from app.storage.paging import Page
 from app.storage.records import NodeRecord
 
 log = logging.getLogger(__name__)
-SCHEDULER_ACTOR = "scheduler"
-T = TypeVar("T")
+NODE_FAILURES = Counter(
+    "mcp_scheduled_cycle_failures_total", "Scheduled node cycles that failed, by error class", ["error"]
+)
 
 
 @dataclass
@@ -30,6 +35,7 @@ class TickReport:
     skipped: list[str] = field(default_factory=list)  # another replica holds the node's lease
     unreachable: list[str] = field(default_factory=list)  # circuit open: nothing runs against the node
     failed: dict[str, str] = field(default_factory=dict)
+    rollout: dict[str, str] = field(default_factory=dict)  # node id -> "promoted" or "demoted"
 
 
 class CycleScheduler:
@@ -42,57 +48,41 @@ class CycleScheduler:
         self.lease_s = lease_s
         self.cycles = CycleService(runtime)
 
-    async def run_forever(self) -> None:
-        """Tick, then sleep the interval plus jitter (so replicas and nodes do not fire in lockstep)."""
-        while True:
-            await asyncio.sleep(self.interval_s + random.uniform(0, self.jitter_s))
-            try:
-                report = await self.tick()
-                log.info("scheduled cycles: %d ran, %d skipped, %d unreachable, %d failed", len(report.ran),
-                         len(report.skipped), len(report.unreachable), len(report.failed))  # fmt: skip
-            except DomainError as exc:  # storage down: try again next interval
-                log.warning("scheduled pass skipped: %s", exc.message)
-
     async def tick(self) -> TickReport:
-        """One pass: every node of every tenant, each under its lease."""
+        """One pass: every node of every tenant, each under its leases."""
         report = TickReport()
-        async for node in self._nodes():
+        async for node in every_node(self.runtime.storage):
             await self._run_one(node, report)
+        log.info("scheduled cycles: %d ran, %d skipped, %d unreachable, %d failed", len(report.ran),
+                 len(report.skipped), len(report.unreachable), len(report.failed))  # fmt: skip
         return report
 
-    async def _nodes(self) -> AsyncIterator[NodeRecord]:
-        """Every node of every tenant, page by page."""
-        storage = self.runtime.storage
-        async for tenant in every_item(partial(storage.tenants.list, limit=100)):
-            async for node in every_item(partial(storage.nodes.list, tenant.id, limit=100)):
-                yield node
-
     async def _run_one(self, node: NodeRecord, report: TickReport) -> None:
-        if self.runtime.clients.unreachable(node.id):  # NODE_UNREACHABLE: wait for the circuit's probe
+        runtime = self.runtime
+        if runtime.clients.unreachable(node.id):  # NODE_UNREACHABLE: wait for the circuit's probe
             report.unreachable.append(node.id)
             return
-        leases = self.runtime.storage.leases
-        name = f"cycle/{node.tenant_id}/{node.id}"
-        holder = self.runtime.instance_id
-        if not await leases.acquire(name, holder, self.lease_s):
+        # Kept until it expires: a replica ticking moments later must not run the node again this interval.
+        if not await runtime.storage.leases.acquire(
+            f"tick/{node.tenant_id}/{node.id}", runtime.instance_id, self.lease_s
+        ):
             report.skipped.append(node.id)
             return
         try:
-            await self.cycles.optimize(node, ExecutionMode.SHADOW, actor=SCHEDULER_ACTOR)
+            await self.cycles.optimize(node, None, actor=SCHEDULER_ACTOR)
             report.ran.append(node.id)
-        except DomainError as exc:  # one sick node must not stop the others
+            settings = parse_node_settings(node.settings, runtime.profiles, runtime.settings.profile)
+            client = await runtime.clients.get(node, SCHEDULER_ACTOR)
+            moved = await self.cycles.rollouts.enforce(node, client, settings.auto_promote, SCHEDULER_ACTOR)
+            if moved:
+                report.rollout[node.id] = moved
+        except NodeBusyError:
+            report.skipped.append(node.id)
+        except DomainError as exc:
+            NODE_FAILURES.labels(type(exc).__name__).inc()
             report.failed[node.id] = exc.message
             log.warning("scheduled cycle for node %s failed: %s", node.id, exc.message)
-        # The lease is kept until it expires: a replica ticking moments later must not run the node again.
-
-
-async def every_item(fetch: Callable[..., Awaitable[Page[T]]]) -> AsyncIterator[T]:
-    """Every item of a listing paged by `cursor=`, fetching the next page only when needed."""
-    cursor: str | None = None
-    while True:
-        page = await fetch(cursor=cursor)
-        for item in page.items:
-            yield item
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
+        except Exception as exc:  # a bug or a malformed answer: this node only, the others go on
+            NODE_FAILURES.labels(type(exc).__name__).inc()
+            report.failed[node.id] = f"internal error ({type(exc).__name__})"
+            log.exception("scheduled cycle for node %s failed unexpectedly", node.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import orjson
@@ -11,66 +12,73 @@ from app.cache.ttl import TtlClass
 from app.domain.decision import DecisionKind, DecisionStatus
 from app.domain.execution import ExecutionMode
 from app.domain.policy import PolicySource
-from app.errors import InvalidInputError, NotFoundError
-from app.services.observe import SYNC_METRIC, ObserveService, channels_cycle_key, channels_key
+from app.errors import DomainError, InvalidInputError, NotFoundError, UpstreamError
+from app.services.execution import DecisionExpiredError, ExecutionService
+from app.services.history import SYNC_METRIC
+from app.services.node_settings import parse_node_settings
+from app.services.observe import Observation, ObserveService, channels_cycle_key, channels_key
+from app.services.rollout import CYCLE_FAILED_METRIC, RolloutService, effective_mode, require_mode
 from app.services.runtime import ServiceRuntime
 from app.services.views import channel_view, score_view
 from app.storage.paging import Page
-from app.storage.records import DecisionRecord, NodeRecord, PolicyRecord
+from app.storage.records import DecisionRecord, MetricPoint, NodeRecord, PolicyRecord
 from app.storage.shadow_report import ShadowReport
 
 
 class CycleService:
-    """What the API and the scheduler run against one node."""
+    """What the API and the scheduler run against one node; every cycle holds the node's lease."""
 
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
         self.observer = ObserveService(runtime)
+        self.rollouts = RolloutService(runtime.storage, runtime.settings, runtime.alerts, runtime.clock)
+        self.execution = ExecutionService(runtime, self.rollouts)
 
     async def sync(self, node: NodeRecord, actor: str) -> dict[str, Any]:
-        """Observe and score the node; store the snapshot; no decisions are kept."""
-        observation = await self.observer.observe(node, actor)
+        """Observe and score the node; store the snapshot and the policy changes seen; no decisions are kept."""
+        async with self.runtime.locks.hold(node.tenant_id, node.id, "sync"):
+            observation = await self._observe(node, actor)
         return {
             "cycle_id": observation.cycle_id,
             "channels": len(observation.report.evaluations),
             "seconds": round(observation.seconds, 3),
+            "external_changes": len(observation.external_changes),
         }
 
-    async def optimize(self, node: NodeRecord, mode: ExecutionMode, actor: str) -> dict[str, Any]:
-        """A shadow cycle: observe, decide, validate, and store every decision (nothing is written)."""
-        if mode is not ExecutionMode.SHADOW:
-            raise InvalidInputError(
-                f"mode {mode.value!r} is refused: live and canary execution are not available in this release; "
-                "use mode 'shadow'",
-                {"mode": mode.value, "allowed": ["shadow"]},
-            )
-        observation = await self.observer.observe(node, actor)
-        records = [
-            DecisionRecord.from_decision(
-                tenant_id=node.tenant_id,
-                node_id=node.id,
-                cycle_id=observation.cycle_id,
-                decision=e.decision,
-                validation=e.validation,
-                mode=mode,
-                created_at=observation.taken_at,
-            )
-            for e in observation.report.evaluations
-        ]
-        await self.runtime.storage.decisions.add_many(records)
-        for record in records:
-            if record.status is DecisionStatus.APPROVED and record.kind.writes_policy:
-                await self.runtime.storage.policies.add(
-                    PolicyRecord(
-                        tenant_id=node.tenant_id,
-                        node_id=node.id,
-                        channel_id=record.chan_id,
-                        applied_at=observation.taken_at,
-                        policy=record.decision.proposed_policy,
-                        source=PolicySource.SHADOW,
-                        decision_id=record.id,
-                        actor=actor,
-                    )
+    async def optimize(self, node: NodeRecord, mode: ExecutionMode | None, actor: str) -> dict[str, Any]:
+        """Observe, decide, validate and store every decision; in canary or live mode, write the approved ones.
+
+        Without a mode the node's own setting applies, stepped down to what its rollout stage allows; an
+        explicit mode the stage does not allow is refused (409 mode_not_allowed).
+        """
+        storage = self.runtime.storage
+        rollout = await self.rollouts.state(node)
+        settings = parse_node_settings(node.settings, self.runtime.profiles, self.runtime.settings.profile)
+        if mode is None:
+            mode = effective_mode(rollout, settings.mode)
+        require_mode(rollout, mode)
+        async with self.runtime.locks.hold(node.tenant_id, node.id, "optimize") as lock:
+            observation = await self._observe(node, actor)
+            records = [
+                DecisionRecord.from_decision(
+                    tenant_id=node.tenant_id,
+                    node_id=node.id,
+                    cycle_id=observation.cycle_id,
+                    decision=e.decision,
+                    validation=e.validation,
+                    mode=mode,
+                    created_at=observation.taken_at,
+                )
+                for e in observation.report.evaluations
+            ]
+            await self._supersede(node, observation.cycle_id)
+            await storage.decisions.add_many(records)
+            execution = None
+            if mode is ExecutionMode.SHADOW:
+                await self._record_shadow(node, records, observation, actor)
+            else:
+                execution = await self.execution.run_cycle(
+                    node, observation, records, mode, rollout, actor, lock
                 )
         return {
             "cycle_id": observation.cycle_id,
@@ -78,7 +86,60 @@ class CycleService:
             "profile": observation.profile.name,
             "seconds": round(observation.seconds, 3),
             **observation.report.summary(),
+            "external_changes": len(observation.external_changes),
+            "execution": execution,
         }
+
+    async def _observe(self, node: NodeRecord, actor: str) -> Observation:
+        """Observe, counting a failure against the node's rollout evidence (node errors)."""
+        try:
+            return await self.observer.observe(node, actor)
+        except UpstreamError as exc:
+            point = MetricPoint(
+                tenant_id=node.tenant_id,
+                node_id=node.id,
+                timestamp=self.runtime.clock(),
+                name=CYCLE_FAILED_METRIC,
+                value=1.0,
+                labels={"code": exc.code},
+            )
+            with contextlib.suppress(DomainError):
+                await self.runtime.storage.metrics.record([point])
+            raise
+
+    async def _supersede(self, node: NodeRecord, cycle_id: str) -> None:
+        """Decisions still waiting from older cycles expire: this cycle decides afresh."""
+        decisions = self.runtime.storage.decisions
+        await decisions.expire_pending(
+            node.tenant_id, node.id, [DecisionStatus.NEEDS_APPROVAL], keep_cycle=cycle_id
+        )
+        await decisions.expire_pending(
+            node.tenant_id,
+            node.id,
+            [DecisionStatus.APPROVED],
+            modes=[ExecutionMode.CANARY, ExecutionMode.LIVE],
+            keep_cycle=cycle_id,
+        )
+
+    async def _record_shadow(
+        self, node: NodeRecord, records: list[DecisionRecord], observation: Observation, actor: str
+    ) -> None:
+        """What shadow mode would have written, as policy history."""
+        shadow = [
+            PolicyRecord(
+                tenant_id=node.tenant_id,
+                node_id=node.id,
+                channel_id=record.chan_id,
+                applied_at=observation.taken_at,
+                policy=record.decision.proposed_policy,
+                source=PolicySource.SHADOW,
+                decision_id=record.id,
+                actor=actor,
+            )
+            for record in records
+            if record.status is DecisionStatus.APPROVED and record.kind.writes_policy
+        ]
+        await self.runtime.storage.policies.add_many(shadow)
 
     async def channel_page(self, node: NodeRecord, limit: int, cursor: str | None) -> bytes:
         """One page of the latest channel list as JSON bytes, ready to send.
@@ -155,8 +216,13 @@ class CycleService:
         )
 
     async def review(self, tenant_id: str, decision_id: str, approve: bool, actor: str) -> DecisionRecord:
-        """Approve a decision waiting for an operator, or reject a pending or approved one."""
-        storage = self.runtime.storage
+        """Approve a decision waiting for an operator (a live or canary one is written at once), or reject one.
+
+        An approval is checked again at write time: the decision must be younger than the maximum age and
+        pass the gate on the node's fresh policy; otherwise it is refused and marked expired or rejected.
+        """
+        runtime = self.runtime
+        storage = runtime.storage
         record = await storage.decisions.get(tenant_id, decision_id)
         allowed = (
             (DecisionStatus.NEEDS_APPROVAL,)
@@ -169,8 +235,35 @@ class CycleService:
                 f"decision {decision_id} is {record.status.value} and cannot be {verb}",
                 {"status": record.status.value, "allowed_from": [s.value for s in allowed]},
             )
-        new = DecisionStatus.APPROVED if approve else DecisionStatus.REJECTED
-        return await storage.decisions.set_status(tenant_id, decision_id, record.status, new, actor)
+        if not approve:
+            updated = await storage.decisions.set_status(
+                tenant_id, decision_id, record.status, DecisionStatus.REJECTED, actor
+            )
+            await self.execution.audit_review(updated, approve=False, actor=actor)
+            return updated
+        try:
+            self.execution.check_fresh(record, runtime.clock())
+        except DecisionExpiredError:
+            await storage.decisions.settle(
+                tenant_id, decision_id, frozenset({record.status}), DecisionStatus.EXPIRED
+            )
+            raise
+        if record.mode is ExecutionMode.SHADOW:
+            updated = await storage.decisions.set_status(
+                tenant_id, decision_id, record.status, DecisionStatus.APPROVED, actor
+            )
+            await self.execution.audit_review(updated, approve=True, actor=actor)
+            return updated
+        node = await storage.nodes.get(tenant_id, record.node_id)
+        rollout = await self.rollouts.state(node)
+        require_mode(rollout, record.mode)
+        async with runtime.locks.hold(tenant_id, node.id, "approve") as lock:
+            approved = await storage.decisions.set_status(
+                tenant_id, decision_id, record.status, DecisionStatus.APPROVED, actor
+            )
+            await self.execution.audit_review(approved, approve=True, actor=actor)
+            await self.execution.apply_approved(node, approved, rollout, actor, lock)
+        return await storage.decisions.get(tenant_id, decision_id)
 
     async def shadow_report(self, node: NodeRecord, days: int) -> ShadowReport:
         """What shadow mode would have changed, per day and per channel."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.domain.base import ChannelId
 from app.domain.execution import ExecutionMode
@@ -27,14 +27,16 @@ class NodeSettings(BaseModel):
     )
     pinned_channels: list[ChannelId] = Field(default_factory=list, max_length=10_000)
     excluded_channels: list[ChannelId] = Field(default_factory=list, max_length=10_000)
-
-    @field_validator("mode")
-    @classmethod
-    def _shadow_only(cls, mode: ExecutionMode) -> ExecutionMode:
-        """Live and canary execution arrive with the executor; until then only shadow is accepted."""
-        if mode is not ExecutionMode.SHADOW:
-            raise ValueError(f"mode {mode.value!r} is not available yet: this release runs shadow mode only")
-        return mode
+    canary_channels: list[ChannelId] = Field(
+        default_factory=list,
+        max_length=5,
+        description="channels a canary run writes; empty: the service picks the lowest-risk ones and names them",
+    )
+    auto_promote: bool = Field(
+        default=False,
+        strict=True,
+        description="promote the rollout stage without an operator once every gate check passes",
+    )
 
     def effective_profile(self, book: ProfileBook, default: str | None) -> Profile:
         """The profile with this node's limit overrides and channel lists applied (validated again)."""

@@ -14,9 +14,11 @@ from app.errors import InvalidInputError, NotFoundError, StorageUnavailableError
 from app.security.macaroons import macaroon_bytes, parse_macaroon
 from app.services.clients import credential_context
 from app.services.node_settings import NodeSettings, parse_node_settings
+from app.services.rollout import RolloutService, require_mode
 from app.services.runtime import ServiceRuntime
+from app.storage.execution_records import RolloutRecord
 from app.storage.paging import Page
-from app.storage.records import NodeBackend, NodeRecord, NodeUpdate
+from app.storage.records import AuditRecord, NodeBackend, NodeRecord, NodeUpdate
 
 
 class _Registration(BaseModel):
@@ -72,6 +74,10 @@ class LnbitsRegistration(_Registration):
 NodeRegistration = Annotated[LndRegistration | LnbitsRegistration, Field(discriminator="backend")]
 
 
+# What a node that was never promoted may run.
+NEW_NODE_ROLLOUT = RolloutRecord(id="new:node", tenant_id="new", node_id="node")
+
+
 class NodeService:
     """Node records of one tenant, their vault credentials and their settings."""
 
@@ -86,6 +92,7 @@ class NodeService:
         settings = parse_node_settings(
             request.settings.model_dump(mode="json"), runtime.profiles, runtime.settings.profile
         )
+        require_mode(NEW_NODE_ROLLOUT, settings.mode)  # a new node starts in shadow
         secret, warnings = self._credential(request)
         node = NodeRecord(
             tenant_id=tenant_id,
@@ -145,17 +152,37 @@ class NodeService:
         await runtime.clients.drop(node.id)
         runtime.graphs.drop(f"node:{node.id}")
         await runtime.cache.invalidate_node(node.tenant_id, node.id)
+        # Transactions, backups and the audit trail stay as history; the per-node state goes.
+        for repository in (runtime.storage.rollouts, runtime.storage.budgets, runtime.storage.policy_states):
+            await repository.delete(node.tenant_id, node.id)
 
     def settings(self, node: NodeRecord) -> NodeSettings:
         """The node's settings, from the record the route already resolved."""
         return parse_node_settings(node.settings, self.runtime.profiles, self.runtime.settings.profile)
 
-    async def update_settings(self, tenant_id: str, node_id: str, data: dict[str, Any]) -> NodeSettings:
-        """Replace the node's settings after validating them with the validator's own bounds."""
+    async def update_settings(self, node: NodeRecord, data: dict[str, Any], actor: str) -> NodeSettings:
+        """Replace the node's settings after validating them with the validator's own bounds.
+
+        The mode must be one the node's rollout stage allows (409 mode_not_allowed otherwise).
+        """
         runtime = self.runtime
         settings = parse_node_settings(data, runtime.profiles, runtime.settings.profile)
-        await runtime.storage.nodes.update(
-            tenant_id, node_id, NodeUpdate(settings=settings.model_dump(mode="json"))
+        rollouts = RolloutService(runtime.storage, runtime.settings, runtime.alerts, runtime.clock)
+        require_mode(await rollouts.state(node), settings.mode)
+        stored = settings.model_dump(mode="json")
+        await runtime.storage.nodes.update(node.tenant_id, node.id, NodeUpdate(settings=stored))
+        await runtime.cache.invalidate_node(node.tenant_id, node.id)
+        await runtime.storage.audit.add(
+            AuditRecord(
+                tenant_id=node.tenant_id,
+                actor=actor,
+                action="node.settings",
+                outcome="changed",
+                node_id=node.id,
+                target=f"node {node.id}",
+                details={"mode": settings.mode.value},
+                before=node.settings,
+                after=stored,
+            )
         )
-        await runtime.cache.invalidate_node(tenant_id, node_id)
         return settings

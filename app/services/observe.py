@@ -6,24 +6,41 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from app.cache.keys import CacheKey, cache_key
 from app.cache.ttl import TtlClass
-from app.domain.forwarding import PolicyChange
-from app.domain.policy import PolicySource
+from app.domain.channel import Channel
 from app.domain.snapshot import NodeSnapshot
 from app.engine.cycle import CycleReport, run_cycle
 from app.engine.profile import Profile
 from app.errors import UpstreamUnavailableError
 from app.nodes.base import NodeClient
+from app.policy.gate import ChangeHistory
 from app.services.graphs import ScoredGraph
+from app.services.history import SYNC_METRIC, ExternalChange, PolicyHistoryService
 from app.services.node_settings import parse_node_settings
 from app.services.runtime import ServiceRuntime
 from app.services.views import channel_view
 from app.storage.records import ChannelSnapshotRecord, MetricPoint, NodeRecord
 
-SYNC_METRIC = "sync.completed"
+
+async def fresh_policies(client: NodeClient, channels: list[Channel]) -> list[Channel]:
+    """The channels with their policies read fresh from the node (a listing may take them from a cached graph)."""
+    if client.listing_is_fresh or not channels:
+        return channels
+    readings = await client.read_policies(channels)
+    return [
+        channel.model_copy(
+            update={
+                "local_policy": readings[channel.chan_id].policy,
+                "policy_updated_s": readings[channel.chan_id].updated_s or channel.policy_updated_s,
+            }
+        )
+        if channel.chan_id in readings
+        else channel
+        for channel in channels
+    ]
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,13 @@ class Observation:
     report: CycleReport
     taken_at: datetime
     seconds: float
+    snapshot: NodeSnapshot
+    external_changes: list[ExternalChange]
+
+    @property
+    def history(self) -> ChangeHistory:
+        """The change history this cycle's decisions were validated against."""
+        return ChangeHistory.from_changes(self.snapshot.policy_changes, self.snapshot.external_changes)
 
 
 class ObserveService:
@@ -43,9 +67,13 @@ class ObserveService:
 
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
+        self.history = PolicyHistoryService(runtime.storage)
 
     async def observe(self, node: NodeRecord, actor: str) -> Observation:
-        """Read the node, score and validate every channel, store the snapshot, refresh the cache."""
+        """Read the node, record policy changes, score and validate every channel, store the snapshot.
+
+        The caller holds the node's lease: this writes the policy history the executor relies on.
+        """
         runtime = self.runtime
         started = time.perf_counter()
         now = datetime.now(UTC)
@@ -55,24 +83,30 @@ class ObserveService:
         info = await client.get_info()
         scored = await self._graph(node, client)
         channels = await client.list_channels(scored.graph if client.capabilities.channel_graph else None)
+        channels = await fresh_policies(client, channels)
         window = profile.activity.window_days * 86_400
         forwards = None
         if client.capabilities.forwarding_history:
             forwards = await client.forwarding_history(
                 int(now.timestamp()) - window, int(now.timestamp()) + 1
             )
+        external = await self.history.record_sync(node, channels, client.capabilities, now, actor)
+        changes, held = await self.history.change_history(node, profile.limits, now)
         snapshot = NodeSnapshot(
             node=info,
             channels=channels,
             now_s=int(now.timestamp()),
-            optimizer_updates_last_24h=await self._optimizer_updates(node, now),
-            policy_changes=await self._policy_changes(node, profile, now),
+            optimizer_updates_last_24h=await runtime.storage.budgets.used(node.tenant_id, node.id, now),
+            policy_changes=changes,
             capabilities=client.capabilities,
             forwards=forwards,
+            external_changes=held,
         )
         report = await asyncio.to_thread(run_cycle, snapshot, scored.graph, scored.centrality, profile)
         cycle_id = uuid.uuid4().hex
-        observation = Observation(cycle_id, node, profile, report, now, time.perf_counter() - started)
+        observation = Observation(
+            cycle_id, node, profile, report, now, time.perf_counter() - started, snapshot, external
+        )
         await self._store(observation)
         return observation
 
@@ -86,34 +120,6 @@ class ObserveService:
             raise UpstreamUnavailableError("the channel graph is still loading; try again in a few seconds")
         # Loaded once at start-up and never stale: no TTL, no recomputation.
         return ScoredGraph(default.graph, default.centrality, computed_at=0.0)
-
-    async def _optimizer_updates(self, node: NodeRecord, now: datetime) -> int:
-        """Policy updates the optimizer applied to this node in the last 24 h (the daily cap's budget)."""
-        return await self.runtime.storage.policies.count_since(
-            node.tenant_id, node.id, now - timedelta(days=1)
-        )
-
-    async def _policy_changes(
-        self, node: NodeRecord, profile: Profile, now: datetime
-    ) -> list[PolicyChange] | None:
-        """Changes we recorded, once we have watched the node for a whole cooldown; None (unknown) before."""
-        storage = self.runtime.storage
-        cooldown = timedelta(seconds=profile.limits.cooldown_s)
-        first = await storage.metrics.series(
-            node.tenant_id, node.id, SYNC_METRIC, since=now - timedelta(days=30), limit=1
-        )
-        if not first or first[0].timestamp > now - cooldown:
-            return None
-        records = await storage.policies.node_history(node.tenant_id, node.id, since=now - cooldown)
-        return [
-            PolicyChange(
-                chan_id=record.channel_id,
-                changed_at_s=int(record.applied_at.timestamp()),
-                fee_rate_ppm=record.policy.fee_rate_ppm,
-            )
-            for record in records
-            if record.source in (PolicySource.OBSERVED, PolicySource.APPLIED, PolicySource.MANUAL)
-        ]
 
     async def _store(self, observation: Observation) -> None:
         """Snapshots with scores, sync metrics, and the cached channel list and scores."""

@@ -6,15 +6,18 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field
 
-from app.api.ratelimit import KeyRateLimiter
 from app.cache.facade import Cache
+from app.clock import Clock, system_clock
 from app.engine.profile import ProfileBook
 from app.resilience.circuit import CircuitState
 from app.resilience.modes import ServiceMode, current_mode
+from app.resilience.ratelimit import KeyRateLimiter
 from app.runtime import GraphState
 from app.security.vault import Vault
+from app.services.alerts import AlertSink, LoggingAlertSink
 from app.services.clients import NodeClientRegistry
 from app.services.graphs import GraphCache
+from app.services.locks import NodeLocks
 from app.settings import Settings
 from app.storage.database import Storage
 
@@ -34,6 +37,12 @@ class ServiceRuntime:
     limiter: KeyRateLimiter
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     storage_up: bool = True
+    alerts: AlertSink = field(default_factory=LoggingAlertSink)
+    clock: Clock = system_clock
+    locks: NodeLocks = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.locks = NodeLocks(self.storage.leases, self.instance_id, self.settings.node_lease_s)
 
     async def refresh_health(self) -> ServiceMode:
         """Ping storage and read the cache and circuits; record the result (and the mode gauge)."""

@@ -98,18 +98,31 @@ class DecisionRepository(Repository):
         node_id: str,
         statuses: Sequence[DecisionStatus],
         *,
+        modes: Sequence[ExecutionMode] | None = None,
         keep_cycle: str | None = None,
         older_than: datetime | None = None,
     ) -> int:
-        """Mark the node's decisions in `statuses` expired: all but `keep_cycle`'s, or those older than a moment."""
+        """Mark the node's decisions in `statuses` (of `modes`) expired: all but `keep_cycle`'s, or older ones."""
         query = scoped(tenant_id, node_id=node_id)
         query["status"] = {"$in": [status.value for status in statuses]}
+        if modes is not None:
+            query["mode"] = {"$in": [mode.value for mode in modes]}
         if keep_cycle is not None:
             query["cycle_id"] = {"$ne": keep_cycle}
         if older_than is not None:
             query[PAGE_KEY] = {"$lt": time_prefix(bson_utc(older_than))}
         result = await self._collection.update_many(query, {"$set": {"status": DecisionStatus.EXPIRED.value}})
         return int(result.modified_count)
+
+    @translate_errors
+    async def rejected_since(
+        self, tenant_id: str, node_id: str, since: datetime, *, limit: int = MAX_REPORT_DECISIONS
+    ) -> list[DecisionRecord]:
+        """The node's rejected decisions made at or after `since`, oldest first (rollout evidence)."""
+        query = scoped(tenant_id, node_id=node_id, status=DecisionStatus.REJECTED.value)
+        query[PAGE_KEY] = {"$gte": time_prefix(bson_utc(since))}
+        documents = await self._collection.find(query).sort(PAGE_KEY, 1).limit(limit).to_list()
+        return [_decision(document) for document in documents]
 
     @translate_errors
     async def shadow_report(

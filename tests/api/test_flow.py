@@ -61,10 +61,17 @@ async def test_live_mode_is_refused_with_a_clear_error(service: Service):
     _, key = await tenant_with_key(service, "live-seekers")
     async with service.client(key) as api:
         node_id = (await api.post("/api/v1/nodes", json=service.lnd_registration())).json()["node"]["id"]
-        refused = await api.post(f"/api/v1/nodes/{node_id}/optimize", json={"mode": "live"})
-        assert refused.status_code == 422
-        assert refused.json()["error"]["code"] == "invalid_input"
-        assert "shadow" in refused.json()["error"]["message"]
+        for mode in ("live", "canary"):
+            refused = await api.post(f"/api/v1/nodes/{node_id}/optimize", json={"mode": mode})
+            assert refused.status_code == 409, dump(refused)
+            error = refused.json()["error"]
+            assert error["code"] == "mode_not_allowed"
+            assert "rollout stage 'shadow'" in error["message"] and "POST /api/v1/nodes/" in error["message"]
+            assert error["details"]["allowed_modes"] == ["shadow"]
+        settings = await api.put(f"/api/v1/nodes/{node_id}/settings", json={"mode": "live"})
+        assert settings.status_code == 409 and settings.json()["error"]["code"] == "mode_not_allowed"
+        transactions = await api.get(f"/api/v1/nodes/{node_id}/transactions")
+        assert transactions.json() == {"items": [], "next_cursor": None}  # nothing was written
 
 
 async def test_manual_approval_flow(service: Service):
@@ -135,7 +142,6 @@ async def test_registration_needs_the_credential_of_its_backend(service: Service
         "unknown backend": {**good, "backend": "cln"},
         "url without host": {**good, "url": "https://"},
         "not a certificate": {**good, "tls_cert_pem": "hello"},
-        "live mode in settings": {**good, "settings": {"mode": "live"}},
     }
     async with service.client(key) as api:
         for case, body in cases.items():
@@ -143,6 +149,8 @@ async def test_registration_needs_the_credential_of_its_backend(service: Service
             assert response.status_code == 422, (case, dump(response))
             assert response.json()["error"]["code"] == "validation_error", case
             assert service.simulator.fees_macaroon_hex not in response.text, case  # never echoed
+        live = await api.post("/api/v1/nodes", json={**good, "settings": {"mode": "live"}})
+        assert live.status_code == 409 and live.json()["error"]["code"] == "mode_not_allowed", dump(live)
         assert (await api.get("/api/v1/nodes")).json()["items"] == []  # nothing half-registered
         lnbits = {"name": "b", "backend": "lnbits", "url": "https://lnbits.example", "admin_token": "t"}
         assert (await api.post("/api/v1/nodes", json=lnbits)).status_code == 201

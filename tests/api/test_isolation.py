@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
-from tests.api.conftest import Service, dump, tenant_with_key
+import pytest
+
+from tests.api.conftest import Service, dump, running_service, tenant_with_key
+from tests.storage import builders
 
 OPEN = {"/health", "/ready", "/metrics"}
 PLATFORM_ONLY = {("POST", "/api/v1/tenants"), ("GET", "/api/v1/tenants")}
@@ -12,7 +17,16 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/api/v1/nodes/{node_id}/settings"): {},
     ("POST", "/api/v1/nodes/{node_id}/optimize"): {"mode": "shadow"},
     ("POST", "/api/v1/tenants/{tenant_id}/keys"): {"name": "x", "role": "viewer"},
+    ("POST", "/api/v1/nodes/{node_id}/rollback"): {"backup_id": "{backup_id}"},
+    ("POST", "/api/v1/nodes/{node_id}/rollout"): {"action": "promote"},
 }
+
+
+@pytest.fixture
+async def service(tmp_path: Path, mongo_url: str) -> AsyncIterator[Service]:
+    """The running service with a rate limit the probe of every route does not hit."""
+    async with running_service(tmp_path, mongo_url, rate_limit_per_second=1_000) as running:
+        yield running
 
 
 async def tenant_a_resources(service: Service) -> dict[str, str]:
@@ -29,6 +43,10 @@ async def tenant_a_resources(service: Service) -> dict[str, str]:
         viewer = (
             await api.post(f"/api/v1/tenants/{tenant_id}/keys", json={"name": "v", "role": "viewer"})
         ).json()
+        backup = await api.post(f"/api/v1/nodes/{node_id}/backups")
+        assert backup.status_code == 201, dump(backup)
+    runtime = service.app.state.runtime
+    batch = await runtime.storage.transactions.add(builders.transaction(tenant_id, node_id))
     return {
         "tenant_id": tenant_id,
         "node_id": node_id,
@@ -37,6 +55,8 @@ async def tenant_a_resources(service: Service) -> dict[str, str]:
         "key_id": viewer["id"],
         "key": key,
         "viewer_key": viewer["key"],
+        "backup_id": backup.json()["id"],
+        "transaction_id": batch.id,
     }
 
 
@@ -59,10 +79,13 @@ async def test_a_key_of_another_tenant_gets_404_for_every_resource(service: Serv
             if "{" not in template or (method, template) in PLATFORM_ONLY:
                 continue  # collections are scoped to the caller's own tenant, checked below
             path = template.format(**ids)
-            response = await intruder.request(method, path, json=BODIES.get((method, template)))
+            body = BODIES.get((method, template))
+            if isinstance(body, dict):
+                body = {name: str(value).format(**ids) for name, value in body.items()}
+            response = await intruder.request(method, path, json=body)
             assert response.status_code == 404, f"{method} {path}: {dump(response)}"
             probed += 1
-        assert probed >= 12
+        assert probed >= 21
         own_nodes = (await intruder.get("/api/v1/nodes")).json()["items"]
         assert own_nodes == []
         assert (await intruder.get("/api/v1/nodes/" + ids["node_id"] + "/decisions")).status_code == 404
@@ -74,6 +97,10 @@ async def test_roles_limit_what_a_key_may_do(service: Service):
     async with service.client(ids["viewer_key"]) as viewer:
         assert (await viewer.get(f"/api/v1/nodes/{node}/channels")).status_code == 200
         assert (await viewer.get(f"/api/v1/nodes/{node}/decisions")).status_code == 200
+        for readable in ("transactions", "backups", "rollout", "audit"):
+            assert (await viewer.get(f"/api/v1/nodes/{node}/{readable}")).status_code == 200, readable
+        assert (await viewer.get(f"/api/v1/transactions/{ids['transaction_id']}")).status_code == 200
+        assert (await viewer.get(f"/api/v1/backups/{ids['backup_id']}")).status_code == 200
         for method, path, body in [
             ("POST", f"/api/v1/nodes/{node}/sync", None),
             ("POST", f"/api/v1/nodes/{node}/optimize", {"mode": "shadow"}),
@@ -82,6 +109,10 @@ async def test_roles_limit_what_a_key_may_do(service: Service):
             ("POST", "/api/v1/nodes", service.lnd_registration()),
             ("DELETE", f"/api/v1/nodes/{node}", None),
             ("GET", f"/api/v1/tenants/{ids['tenant_id']}/keys", None),
+            ("POST", f"/api/v1/nodes/{node}/rollback", {"backup_id": ids["backup_id"]}),
+            ("POST", f"/api/v1/nodes/{node}/rollout", {"action": "demote"}),
+            ("POST", f"/api/v1/nodes/{node}/backups", None),
+            ("POST", f"/api/v1/transactions/{ids['transaction_id']}/rollback", None),
         ]:
             response = await viewer.request(method, path, json=body)
             assert response.status_code == 403, f"{method} {path}: {dump(response)}"

@@ -11,6 +11,7 @@ from app.domain.decision import Decision, DecisionKind
 from app.domain.policy import ChannelPolicy
 from app.domain.scoring import ScoreBreakdown
 from app.policy.limits import ValidationContext
+from tests.storage.conftest import mongo_url, storage  # noqa: F401  (execution tests need real storage)
 
 CHAN_ID = "871234567890123456"
 NOW_S = 1_770_000_000  # 2026-02-02, a fixed clock: the validator never reads one

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from app.scheduler.runner import CycleScheduler
+from app.services.runtime import ServiceRuntime
 from tests.api.conftest import Service, tenant_with_key
 
 
@@ -17,7 +18,7 @@ async def test_two_replicas_never_run_the_same_node(service: Service):
             node_ids.append(created.json()["node"]["id"])
     runtime = service.app.state.runtime
     first = CycleScheduler(runtime, interval_s=3600, jitter_s=0, lease_s=600)
-    second_runtime = type(runtime)(**{**runtime.__dict__, "instance_id": "replica-two"})
+    second_runtime = replica(runtime, "replica-two")
     second = CycleScheduler(second_runtime, interval_s=3600, jitter_s=0, lease_s=600)
     one, two = await asyncio.gather(first.tick(), second.tick())
     ran = one.ran + two.ran
@@ -29,8 +30,12 @@ async def test_two_replicas_never_run_the_same_node(service: Service):
             decisions = (await api.get(f"/api/v1/nodes/{node_id}/decisions", params={"limit": 500})).json()
             assert len(decisions["items"]) == len(service.simulator.node.channels)  # one cycle, not two
     # A third replica ticking moments later finds both leases held and runs nothing.
-    third = CycleScheduler(
-        type(runtime)(**{**runtime.__dict__, "instance_id": "replica-three"}), 3600, 0, 600
-    )
+    third = CycleScheduler(replica(runtime, "replica-three"), 3600, 0, 600)
     later = await third.tick()
     assert later.ran == [] and sorted(later.skipped) == sorted(node_ids)
+
+
+def replica(runtime: ServiceRuntime, instance_id: str) -> ServiceRuntime:
+    """Another service instance on the same database and node clients."""
+    fields = {name: value for name, value in runtime.__dict__.items() if name != "locks"}
+    return ServiceRuntime(**{**fields, "instance_id": instance_id})

@@ -145,6 +145,7 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
                 b, decision.id, frozenset({DecisionStatus.NEEDS_APPROVAL}), DecisionStatus.EXPIRED
             )
         ),
+        "DecisionRepository.rejected_since": lambda: empty(storage.decisions.rejected_since(b, node.id, T0)),
         "DecisionRepository.expire_pending": lambda: empty(
             storage.decisions.expire_pending(b, node.id, [DecisionStatus.NEEDS_APPROVAL])
         ),

@@ -43,7 +43,7 @@ async def channel_score(node: ViewedNode, cycles: Cycles, chan_id: str = ChanId)
 async def optimize_node(
     node: OperatedNode, principal: CurrentPrincipal, cycles: Cycles, body: OptimizeIn | None = None
 ) -> dict[str, Any]:
-    """Run a cycle and store its decisions; only `shadow` is accepted in this release."""
+    """Run a cycle and store its decisions; in `canary` or `live` mode also write the approved ones."""
     mode = (body or OptimizeIn()).mode
     return await cycles.optimize(node, mode, actor=principal.key_id)
 
@@ -66,7 +66,7 @@ async def list_decisions(
 async def approve(
     principal: CurrentPrincipal, cycles: Cycles, decision_id: str = DecisionId
 ) -> DecisionRecord:
-    """Approve a decision that waits for an operator."""
+    """Approve a decision that waits for an operator; one of a live or canary cycle is written at once."""
     tenant_id = principal.require(ApiKeyRole.OPERATOR)
     return await cycles.review(tenant_id, decision_id, approve=True, actor=principal.key_id)
 

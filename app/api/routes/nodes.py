@@ -53,6 +53,8 @@ async def get_settings(node: ViewedNode, nodes: Nodes) -> NodeSettings:
 
 
 @router.put("/{node_id}/settings")
-async def put_settings(node: OperatedNode, nodes: Nodes, body: NodeSettings) -> NodeSettings:
-    """Replace the settings; limits are checked with the validator's own bounds."""
-    return await nodes.update_settings(node.tenant_id, node.id, body.model_dump(mode="json"))
+async def put_settings(
+    node: OperatedNode, principal: CurrentPrincipal, nodes: Nodes, body: NodeSettings
+) -> NodeSettings:
+    """Replace the settings; limits are checked with the validator's own bounds, the mode against the rollout."""
+    return await nodes.update_settings(node, body.model_dump(mode="json"), principal.key_id)

@@ -1,0 +1,46 @@
+"""The service's background jobs, each a supervised loop: cycles, recovery, health watch and backups."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from app.scheduler.runner import CycleScheduler
+from app.scheduler.supervisor import every
+from app.services.health_watch import HealthWatch
+from app.services.maintenance import BackupMaintenance
+from app.services.recovery import RecoveryService
+from app.services.rollbacks import RollbackService
+from app.services.runtime import ServiceRuntime
+
+Job = Callable[[], Awaitable[None]]
+
+
+def background_jobs(runtime: ServiceRuntime) -> dict[str, Job]:
+    """Name -> loop; recovery runs once at start-up, then periodically."""
+    settings = runtime.settings
+    scheduler = CycleScheduler(
+        runtime,
+        interval_s=settings.schedule_interval_s,
+        jitter_s=settings.schedule_jitter_s,
+        lease_s=settings.schedule_interval_s / 2,  # outlives any pass, expires before the next
+    )
+    watch = HealthWatch(runtime, scheduler.cycles.rollouts, RollbackService(runtime))
+    jobs: dict[str, Job] = {
+        "recovery": partial(
+            every, "recovery", settings.recovery_interval_s, RecoveryService(runtime).run_once, run_first=True
+        ),
+        "health-watch": partial(every, "health-watch", settings.rollback_check_interval_s, watch.check_once),
+        "backups": partial(
+            every, "backups", settings.maintenance_interval_s, BackupMaintenance(runtime).run_once
+        ),
+    }
+    if settings.schedule_enabled:
+        jobs["cycle-scheduler"] = partial(
+            every,
+            "cycle-scheduler",
+            settings.schedule_interval_s,
+            scheduler.tick,
+            jitter_s=settings.schedule_jitter_s,
+        )
+    return jobs
