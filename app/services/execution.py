@@ -83,7 +83,7 @@ class ExecutionService:
         lock: NodeLock,
     ) -> dict[str, Any]:
         """Write the cycle's approved decisions (only the canary channels in canary mode)."""
-        approved = [r for r in records if r.status is DecisionStatus.APPROVED and r.kind.writes_policy]
+        writing = [r for r in records if r.status in REJECTABLE and r.kind.writes_policy]
         outside: list[DecisionRecord] = []
         canary: list[str] = []
         if mode is ExecutionMode.CANARY:
@@ -92,12 +92,12 @@ class ExecutionService:
             )
             revenue = _revenue_by_channel(observation)
             capacity = {e.channel.chan_id: e.channel.capacity_sat for e in observation.report.evaluations}
-            candidates = [
-                (r.chan_id, revenue.get(r.chan_id, 0), capacity.get(r.chan_id, 0)) for r in approved
-            ]
+            # Picked among every writing proposal, so a node that needs manual approval gets a canary too.
+            candidates = [(r.chan_id, revenue.get(r.chan_id, 0), capacity.get(r.chan_id, 0)) for r in writing]
             canary = await self.rollouts.canary_set(node, rollout, settings.canary_channels, candidates)
-            outside = [r for r in approved if r.chan_id not in canary]
-            approved = [r for r in approved if r.chan_id in canary]
+            outside = [r for r in writing if r.chan_id not in canary]
+            writing = [r for r in writing if r.chan_id in canary]
+        approved = [r for r in writing if r.status is DecisionStatus.APPROVED]
         channels = {e.channel.chan_id: e.channel for e in observation.report.evaluations}
         proposals = [Proposal(channels[r.chan_id], r.decision, r.id) for r in approved]
         client = await self.runtime.clients.get(node, actor)

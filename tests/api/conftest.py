@@ -94,10 +94,19 @@ def service_settings(tmp_path: Path, url: str, **overrides: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def running_service(tmp_path: Path, url: str, **overrides: Any) -> AsyncIterator[Service]:
-    """The API over HTTP with a TLS LND simulator node beside it; waits until the graph is ready."""
+async def running_service(
+    tmp_path: Path, url: str, *, simulated_until_s: int | None = None, **overrides: Any
+) -> AsyncIterator[Service]:
+    """The API over HTTP with a TLS LND simulator node beside it; waits until the graph is ready.
+
+    The simulated node's history ends at `simulated_until_s` (the snapshot's date by default; the real
+    now lines its forwards up with the service's own clock).
+    """
     graph = generate_graph(seed=GRAPH_SEED, node_count=GRAPH_NODES, channel_count=GRAPH_CHANNELS)
-    state = generate_sandbox_state(graph, 0, seed=5)
+    if simulated_until_s is None:
+        state = generate_sandbox_state(graph, 0, seed=5)
+    else:
+        state = generate_sandbox_state(graph, 0, seed=5, now_s=simulated_until_s)
     settings = service_settings(tmp_path, url, **overrides)
     async with running_simulator(SimulatedNode(state, graph), tls=True) as simulator:
         app = create_app(settings)
