@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve keys test install lint typecheck pytest bench lock clean
+.PHONY: run serve keys test install lint typecheck pytest test-faults test-kill bench lock clean
 
 $(STAMP): requirements-production.txt requirements-dev.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11" >&2; exit 1; }
@@ -49,14 +49,22 @@ typecheck: install
 	$(BIN)/mypy
 
 pytest: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not faults and not kill"
 
-test: lint typecheck pytest
+# The slow suites, run by `make test` after the rest; each prints its counts.
+test-faults: install
+	$(BIN)/pytest -q -s -m faults
+
+test-kill: install
+	$(BIN)/pytest -q -s -m kill
+
+test: lint typecheck pytest test-faults test-kill
 
 bench: install
 	$(BIN)/python scripts/bench_engine.py
 	$(BIN)/python scripts/bench_node_client.py
 	$(BIN)/python scripts/bench_api.py
+	$(BIN)/python scripts/bench_execution.py
 
 # Regenerate the pinned requirement files from pyproject.toml.
 lock: install

@@ -42,6 +42,7 @@ class IssueCode(StrEnum):
     POLICY_CHANGED_SINCE_DECISION = "policy_changed_since_decision"  # the node moved on: decide again
     DECISION_EXPIRED = "decision_expired"  # superseded by a newer cycle or older than its maximum age
     CHANNEL_NOT_FOUND = "channel_not_found"  # the node no longer has the channel
+    WRITE_UNRESOLVED = "write_unresolved"  # an earlier write to the channel is not proven either way yet
     NOT_IN_CANARY = "not_in_canary"  # a canary run writes only the node's canary channels
     UNSUPPORTED_BY_BACKEND = "unsupported_by_backend"
     ADVISORY_ONLY = "advisory_only"

@@ -93,6 +93,11 @@ class Executor:
     ) -> BatchReport:
         """Gate (b) on a fresh read, reserve the budget, journal and drive the writes that pass."""
         report = BatchReport(transaction=None)
+        busy = await self.storage.journal.open_channels(intent.tenant_id, intent.node_id)
+        for proposal in proposals:
+            if proposal.channel.chan_id in busy:
+                report.refused[proposal.channel.chan_id] = _unresolved(proposal.channel.chan_id)
+        proposals = [proposal for proposal in proposals if proposal.channel.chan_id not in busy]
         if not proposals:
             return report
         now = self.clock()
@@ -149,6 +154,9 @@ class Executor:
         changed outside the service since our write is left as its owner set it.
         """
         report = BatchReport(transaction=None)
+        busy = await self.storage.journal.open_channels(intent.tenant_id, intent.node_id)
+        report.skipped = {item.channel.chan_id: UNRESOLVED for item in restorations if item.channel.chan_id in busy}
+        restorations = [item for item in restorations if item.channel.chan_id not in busy]
         if not restorations:
             return report
         readings = await self.client.read_policies([item.channel for item in restorations])
@@ -225,6 +233,17 @@ class Executor:
             before=readings[channel.chan_id].policy,
             target=target,
         )
+
+
+UNRESOLVED = (
+    "an earlier write to this channel is not proven applied or not yet; recovery reads it back first, "
+    "and a second write now could be undone by that recovery"
+)
+
+
+def _unresolved(chan_id: str) -> ValidationResult:
+    issue = ValidationIssue(code=IssueCode.WRITE_UNRESOLVED, message=UNRESOLVED)
+    return ValidationResult(chan_id=chan_id, verdict=Verdict.REJECTED, issues=[issue])
 
 
 def _cap_reached(chan_id: str, cap: int) -> ValidationResult:

@@ -36,6 +36,7 @@ class FaultPlan(BaseModel):
     paths: tuple[str, ...] = Field(default=(), description="fnmatch patterns; empty: every LND path")
     latency_ms: int = Field(default=0, ge=0, le=600_000)
     latency_jitter_ms: int = Field(default=0, ge=0, le=600_000)
+    latency_rate: float = Field(default=1.0, ge=0.0, le=1.0, description="share of requests delayed")
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     error_status: Literal[500, 503] = 503
     timeout_rate: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -60,12 +61,14 @@ class FaultInjector:
         self.plan = plan or FaultPlan()
         self._rng = random.Random(self.plan.seed)
         self.injected: Counter[str] = Counter()
+        self.requests_seen = 0  # requests the transport faults were drawn for (paths matching the plan)
 
     def set_plan(self, plan: FaultPlan) -> None:
         """Replace the plan and restart its random stream (and the tally)."""
         self.plan = plan
         self._rng = random.Random(plan.seed)
         self.injected = Counter()
+        self.requests_seen = 0
 
     def applies_to(self, path: str) -> bool:
         """Whether transport faults target `path`."""
@@ -76,8 +79,12 @@ class FaultInjector:
         if not self.applies_to(path):
             return RequestFault()
         plan = self.plan
+        self.requests_seen += 1
         jitter, error, timeout, reset = (self._rng.random() for _ in range(4))
         latency_s = (plan.latency_ms + jitter * plan.latency_jitter_ms) / 1_000
+        # A fifth draw only when asked for: plans that delay every request keep their random streams.
+        if plan.latency_rate < 1.0 and self._rng.random() >= plan.latency_rate:
+            latency_s = 0.0
         kind: Literal["error", "timeout", "reset"] | None = None
         if reset < plan.reset_rate:
             kind = "reset"
