@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app.cli import admin_key, demo, sandbox, shadow, vault
+from app.cli import admin_key, backups, demo, ops, sandbox, shadow, vault
 from app.errors import DomainError
 
 
@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_parser(commands)
     sandbox.add_parser(commands)
     vault.add_parser(commands)
+    backups.add_parser(commands)
+    ops.add_parser(commands)
     return parser
 
 

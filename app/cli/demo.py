@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import re
 import sys
 import time
@@ -77,9 +78,29 @@ async def stop_process(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
+# The demo walks through every rollout stage in minutes: no minimum time in a stage, one shadow cycle, and
+# canary flow judged at once. A real node keeps the defaults (14 days of shadow, 3 days per canary stage).
+DEMO_ROLLOUT: Final = {
+    "rollout_shadow_days": 0.0,
+    "rollout_canary_days": 0.0,
+    "rollout_min_cycles": 1,
+    "rollout_min_forwards": 0,
+}
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The service settings with the demo's short rollout, except what the environment sets itself."""
+    shortened = {
+        name: value for name, value in DEMO_ROLLOUT.items() if f"MCP_{name.upper()}" not in os.environ
+    }
+    if shortened:
+        note("demo: rollout gates shortened (" + ", ".join(f"{k}={v:g}" for k, v in shortened.items()) + ")")
+    return settings.model_copy(update=shortened)
+
+
 def run(args: argparse.Namespace) -> int:
     """Check the configuration, then serve until Ctrl-C; 2 when the demo could not be set up."""
-    settings = get_settings()
+    settings = demo_settings(get_settings())
     key = admin_key(settings)
     if key is None:
         raise ConfigError(

@@ -20,6 +20,7 @@ from app.clock import Clock, system_clock
 from app.domain.channel import ChannelRef
 from app.domain.policy import PolicyReading
 from app.errors import InvalidInputError
+from app.settings import Settings
 from app.storage.backups import BackupRepository
 from app.storage.execution_records import BackupEntry, BackupKind, BackupRecord
 from app.storage.fields import bson_utc
@@ -169,6 +170,19 @@ class BackupStore:
         self.hot = timedelta(days=hot_days)
         self.cold = timedelta(days=cold_days)
         self.clock = clock
+
+    @classmethod
+    def from_settings(
+        cls, repository: BackupRepository, settings: Settings, clock: Clock = system_clock
+    ) -> BackupStore:
+        """The store with the configured directory and retention."""
+        return cls(
+            repository,
+            settings.backups_path,
+            hot_days=settings.backup_hot_days,
+            cold_days=settings.backup_cold_days,
+            clock=clock,
+        )
 
     async def take(
         self,

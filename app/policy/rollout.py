@@ -190,11 +190,12 @@ def flow_checks(flow: FlowComparison | None, rules: RolloutRules) -> list[GateCh
             f"{after} {unit} in {flow.elapsed_days:.2f} days since the first write; the baseline of "
             f"{flow.baseline_days:g} days predicts {expected:.1f} (at least {expected * floor:.1f} passes)"
         )
-        if expected_forwards < rules.min_forwards:
-            detail += (
-                f"; {expected_forwards:.1f} forwards expected so far, {rules.min_forwards} needed to judge"
-            )
-            checks.append(GateCheck(name=name, status=CheckStatus.PENDING, detail=detail))
+        needed = max(1, rules.min_forwards)
+        if expected_forwards < needed:
+            # min_forwards 0 means "do not wait for evidence": a flow too small to judge passes.
+            status = CheckStatus.PENDING if rules.min_forwards else CheckStatus.PASSED
+            detail += f"; {expected_forwards:.1f} forwards expected so far, {needed} needed to judge"
+            checks.append(GateCheck(name=name, status=status, detail=detail))
             continue
         checks.append(_check(name, after >= expected * floor, detail))
     return checks

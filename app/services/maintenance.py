@@ -19,18 +19,6 @@ from app.storage.records import NodeRecord
 log = logging.getLogger(__name__)
 
 
-def backup_store(runtime: ServiceRuntime) -> BackupStore:
-    """The service's backup store, with its configured directory and retention."""
-    settings = runtime.settings
-    return BackupStore(
-        runtime.storage.backups,
-        settings.backups_path,
-        hot_days=settings.backup_hot_days,
-        cold_days=settings.backup_cold_days,
-        clock=runtime.clock,
-    )
-
-
 @dataclass
 class MaintenanceReport:
     """What one maintenance pass did."""
@@ -45,7 +33,7 @@ class BackupMaintenance:
 
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
-        self.store = backup_store(runtime)
+        self.store = BackupStore.from_settings(runtime.storage.backups, runtime.settings, runtime.clock)
 
     async def run_once(self) -> MaintenanceReport:
         """Back up every node that is due, then export and expire."""

@@ -31,7 +31,7 @@ def walkthrough_blocks() -> list[str]:
     """The shell blocks the README marks as its walkthrough, in order."""
     text = README.read_text()
     blocks = re.findall(re.escape(WALKTHROUGH_MARK) + r"[^\n]*\n```sh\n(.*?)```", text, flags=re.S)
-    assert len(blocks) == 2, "the README lost a marked walkthrough block"
+    assert len(blocks) == 3, "the README lost a marked walkthrough block"
     return blocks
 
 
@@ -136,7 +136,7 @@ def test_demo_sets_up_a_synced_shadow_node_and_the_readme_walkthrough_works(work
         key, node_id = key_file.read_text().strip(), node_file.read_text().strip()
         assert key not in "\n".join(banner.values()) + demo.errors()  # in its file, never printed
 
-        demo_block, tenant_block = walkthrough_blocks()
+        demo_block, live_block, tenant_block = walkthrough_blocks()
         ready, channels, score, optimized, decisions, report = run_block(demo_block, demo.api_url, workdir)
         assert ready["status"] == "ready"
         assert len(channels["items"]) == 2 and channels["next_cursor"] == channels["items"][1]["chan_id"]
@@ -146,8 +146,10 @@ def test_demo_sets_up_a_synced_shadow_node_and_the_readme_walkthrough_works(work
         assert approved > 0 and len(decisions["items"]) == min(5, approved)
         assert all(item["status"] == "approved" for item in decisions["items"])
         assert report["by_status"]["approved"] == approved
-        # Run before the key is set, the block needs $API and $NODE from the first one.
-        prefix = f"API={demo.api_url}\nNODE={node_id}\n"
+        # Later blocks use $API, $KEY and $NODE from the first one, as in one terminal.
+        prefix = f"API={demo.api_url}\nKEY=$(cat data/demo.key)\nNODE={node_id}\n"
+        live = run_block(live_block, demo.api_url, workdir, prefix)
+        check_live_walkthrough(*live)
         own_nodes, refused = run_block(tenant_block, demo.api_url, workdir, prefix)
         assert own_nodes == {"items": [], "next_cursor": None}
         assert refused["error"]["code"] == "not_found"  # the README says so: another tenant's node
@@ -164,6 +166,32 @@ def test_demo_sets_up_a_synced_shadow_node_and_the_readme_walkthrough_works(work
         assert (workdir / "data" / "demo.node").read_text().strip() == node_id
     finally:
         assert again.stop() == 0, again.errors()
+
+
+def check_live_walkthrough(
+    shadow: dict[str, Any],
+    canary_1: dict[str, Any],
+    first_canary: dict[str, Any],
+    canary_5: dict[str, Any],
+    second_canary: dict[str, Any],
+    live: dict[str, Any],
+    settings: dict[str, Any],
+    transaction: dict[str, Any],
+    rollback: dict[str, Any],
+    audit: dict[str, Any],
+) -> None:
+    """What the README's going-live block shows, answer by answer."""
+    assert shadow["stage"] == "shadow" and shadow["operator_may_promote"], shadow
+    assert [canary_1["stage"], canary_5["stage"], live["stage"]] == ["canary_1", "canary_5", "live"]
+    assert first_canary["execution"]["outcomes"] == {"applied": 1}
+    assert len(first_canary["execution"]["canary_channels"]) == 1
+    assert 1 <= sum(second_canary["execution"]["outcomes"].values()) <= 4  # 5 a day, 1 spent
+    assert settings["mode"] == "live" and settings["limits"] == {"daily_cap": 30}
+    assert transaction["state"] == "committed" and transaction["mode"] == "live"
+    applied = [c for c in transaction["channels"] if c["outcome"] == "applied"]
+    assert applied and all(c["observed"] == c["target"] for c in applied)
+    assert rollback["state"] == "committed" and rollback["outcomes"] == {"applied": len(applied)}
+    assert audit["items"][0]["action"] == "transaction.rollback" and len(audit["items"]) == 3
 
 
 def test_demo_with_an_unknown_node_exits_with_a_clear_error(workdir: Path):

@@ -17,7 +17,7 @@ from app.api.execution_schemas import (
 )
 from app.api.schemas import PageOut
 from app.domain.access import ApiKeyRole
-from app.domain.execution import RolloutStage, TransactionKind, TransactionState
+from app.domain.execution import TransactionKind, TransactionState
 from app.services.ledger import LedgerService
 from app.services.rollbacks import RollbackService
 from app.services.rollout import RolloutService, RolloutStatus
@@ -129,7 +129,7 @@ async def get_rollout(
     node: ViewedNode, principal: CurrentPrincipal, runtime: Runtime, rollouts: Rollouts
 ) -> RolloutStatus:
     """The node's rollout stage, the modes it allows and the gate to the next stage."""
-    return await rollouts.status(node, await _client_for_gate(runtime, rollouts, node, principal.key_id))
+    return await rollouts.status(node, await _client_for_gate(runtime, node, principal.key_id))
 
 
 @router.post("/nodes/{node_id}/rollout")
@@ -137,7 +137,7 @@ async def change_rollout(
     node: OperatedNode, principal: CurrentPrincipal, runtime: Runtime, rollouts: Rollouts, body: RolloutIn
 ) -> RolloutStatus:
     """Promote the node one stage (its gate must pass) or demote it one stage."""
-    client = await _client_for_gate(runtime, rollouts, node, principal.key_id)
+    client = await _client_for_gate(runtime, node, principal.key_id)
     if body.action == "promote":
         return await rollouts.promote(node, principal.key_id, body.reason, client)
     await rollouts.demote(node, principal.key_id, body.reason or f"demoted by {principal.key_id}")
@@ -158,9 +158,6 @@ async def _node_of_transaction(runtime: ServiceRuntime, tenant_id: str, transact
     return await runtime.storage.nodes.get(tenant_id, transaction.node_id)
 
 
-async def _client_for_gate(runtime: ServiceRuntime, rollouts: RolloutService, node: Any, actor: str) -> Any:
-    """The node's client when the gate needs its forwarding history (canary stages), else None."""
-    stage = (await rollouts.state(node)).stage
-    if stage in (RolloutStage.SHADOW, RolloutStage.LIVE):
-        return None
+async def _client_for_gate(runtime: ServiceRuntime, node: Any, actor: str) -> Any:
+    """The node's client: a canary gate compares flow from its forwarding history."""
     return await runtime.clients.get(node, actor)
