@@ -8,6 +8,7 @@ import hashlib
 import logging
 import os
 import re
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,10 +38,11 @@ def backup_checksum(
     created_at: datetime,
     transaction_id: str | None,
     policies: Mapping[str, BackupEntry],
+    format_version: int = FORMAT_VERSION,
 ) -> str:
     """SHA-256 over the canonical JSON (sorted keys) of everything a backup restores and where it belongs."""
     content = {
-        "format_version": FORMAT_VERSION,
+        "format_version": format_version,
         "tenant_id": tenant_id,
         "node_id": node_id,
         "kind": kind.value,
@@ -102,6 +104,8 @@ def checksum_ok(record: BackupRecord) -> bool:
 
 def cold_path(directory: Path, record: BackupRecord) -> Path:
     """Where the cold copy of a backup lives: one folder per tenant and node, time-ordered names."""
+    if {record.tenant_id, record.node_id} & {".", ".."}:
+        raise InvalidInputError("a backup's tenant or node id cannot name a folder", {"backup_id": record.id})
     stamp = record.created_at.strftime("%Y%m%dT%H%M%S") + f"{record.created_at.microsecond // 1000:03d}Z"
     return directory / record.tenant_id / record.node_id / f"{stamp}-{record.kind.value}-{record.id}.json.gz"
 
@@ -110,7 +114,7 @@ def read_cold(path: Path) -> BackupRecord:
     """Load a cold backup file; InvalidInputError when it is unreadable or its checksum is wrong."""
     try:
         record = BackupRecord.model_validate(orjson.loads(gzip.decompress(path.read_bytes())))
-    except (OSError, EOFError, orjson.JSONDecodeError, ValidationError) as exc:
+    except (OSError, EOFError, zlib.error, orjson.JSONDecodeError, ValidationError) as exc:
         raise InvalidInputError(f"backup file {path.name} cannot be read: {type(exc).__name__}") from None
     if not checksum_ok(record):
         raise InvalidInputError(f"backup file {path.name} fails its checksum", {"backup_id": record.id})

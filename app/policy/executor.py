@@ -155,7 +155,9 @@ class Executor:
         """
         report = BatchReport(transaction=None)
         busy = await self.storage.journal.open_channels(intent.tenant_id, intent.node_id)
-        report.skipped = {item.channel.chan_id: UNRESOLVED for item in restorations if item.channel.chan_id in busy}
+        report.skipped = {
+            item.channel.chan_id: UNRESOLVED for item in restorations if item.channel.chan_id in busy
+        }
         restorations = [item for item in restorations if item.channel.chan_id not in busy]
         if not restorations:
             return report

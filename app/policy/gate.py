@@ -49,8 +49,8 @@ class ChangeHistory:
         return max(moments) if moments else None
 
     def proves_cooldown(self, gossip_s: int | None) -> bool:
-        """Either source proves the cooldown: our own history, or the node's gossip timestamp."""
-        return self.times is not None or gossip_s is not None
+        """Either source proves the cooldown: our own history, or the node's gossip timestamp (0 is unknown)."""
+        return self.times is not None or bool(gossip_s)
 
 
 def validation_context(

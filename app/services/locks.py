@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -39,6 +40,7 @@ class NodeLock:
         self.holder = holder
         self._ttl_s = ttl_s
         self._lost = False
+        self._renewed_at = time.monotonic()  # the lease was just acquired
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -46,19 +48,28 @@ class NodeLock:
         self._task = asyncio.create_task(self._renew_forever(), name=f"renew {self.name}")
 
     async def held(self) -> bool:
-        """Whether the lease is still ours (False once a renewal failed: stop writing)."""
-        return not self._lost
+        """Whether the lease is still ours: no renewal failed, and the last one has not run out.
+
+        The second test matters when the event loop was blocked longer than the lease: it may then have
+        expired, and been taken by another replica, before the renewal task got a chance to notice.
+        """
+        return not self._lost and time.monotonic() - self._renewed_at < self._ttl_s
 
     async def _renew_forever(self) -> None:
         while not self._lost:
             await asyncio.sleep(self._ttl_s / 3)
+            started = time.monotonic()
             try:
-                if not await self._leases.renew(self.name, self.holder, self._ttl_s):
-                    self._lost = True
-                    log.error("lost lease %s; writing stops", self.name)
-            except DomainError as exc:  # storage down: we cannot prove we still hold it
+                renewed = await self._leases.renew(self.name, self.holder, self._ttl_s)
+            except Exception as exc:  # storage down, or a bug: we cannot prove we still hold it
                 self._lost = True
-                log.error("could not renew lease %s (%s); writing stops", self.name, exc.message)
+                log.error("could not renew lease %s (%s); writing stops", self.name, type(exc).__name__)
+                return
+            if not renewed:
+                self._lost = True
+                log.error("lost lease %s; writing stops", self.name)
+                return
+            self._renewed_at = started
 
     async def release(self) -> None:
         """Stop renewing and give the lease up (if it is still ours)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -71,7 +72,7 @@ async def test_redis_outage_serves_from_memory_keeps_writing_and_hands_back_with
     tmp_path: Path, mongo_url: str
 ):
     with RedisServer() as redis:
-        overrides = {"redis_url": SecretStr(redis.url), "cache_probe_interval_s": 0.2}
+        overrides: dict[str, Any] = {"redis_url": SecretStr(redis.url), "cache_probe_interval_s": 0.2}
         async with running_service(tmp_path, mongo_url, **overrides) as service:
             _, key = await tenant_with_key(service, "redis-outage")
             async with service.client(key) as api, httpx.AsyncClient(base_url=service.url) as probe:

@@ -64,7 +64,10 @@ async def registered(service: Service, name: str, settings: dict[str, Any] | Non
 
 async def promote(api: httpx.AsyncClient, node_id: str) -> dict[str, Any]:
     """Promote one stage; the gate must pass."""
-    return await ok(await api.post(f"/api/v1/nodes/{node_id}/rollout", json={"action": "promote"}))
+    status: dict[str, Any] = await ok(
+        await api.post(f"/api/v1/nodes/{node_id}/rollout", json={"action": "promote"})
+    )
+    return status
 
 
 async def to_stage(api: httpx.AsyncClient, node_id: str, stage: str) -> None:
