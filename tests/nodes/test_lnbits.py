@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from app.domain.execution import ChannelOutcome, ExecutionMode, TransactionKind, TransactionState
 from app.errors import CapabilityError, UpstreamAuthError, UpstreamUnavailableError
 from app.nodes.lnbits import LnbitsClient, scid_to_uint64
 from app.nodes.transport import TransportSettings
-from app.nodes.verified_update import apply_verified
+from app.policy.effects import TransactionEffects
+from app.policy.executor import BatchIntent, Executor, Proposal
+from app.policy.gate import ChangeHistory
+from app.policy.limits import SafetyLimits
 from app.resilience.retry import RetrySettings
+from app.storage.database import Storage
 from tests.nodes.fake_lnbits import ADMIN_TOKEN, OUR_PUBKEY, SUPER_TOKEN, WALLET_KEY, FakeLnbits
+from tests.policy.conftest import build_decision
+from tests.policy.execution_env import FakeClock
+from tests.storage.conftest import mongo_url, storage  # noqa: F401
 
 FAST = TransportSettings(retry=RetrySettings(attempts=2, initial_s=0.0, jitter_s=0.0))
 
@@ -48,13 +58,21 @@ async def test_capabilities_say_what_lnbits_cannot_do():
         await lnbits.forwarding_history(0, 10)
 
 
-async def test_fee_update_is_verified_by_read_back():
+async def test_a_fee_update_goes_through_the_journal_and_is_proven_by_read_back(storage: Storage):  # noqa: F811
     fake = FakeLnbits()
     lnbits = client(fake)
     channel = (await lnbits.list_channels())[0]
-    target = channel.local_policy.model_copy(update={"fee_rate_ppm": 150})
-    result = await apply_verified(lnbits, channel, target)
-    assert result.outcome.value == "applied"
+    clock = FakeClock(datetime.now(UTC))
+    proposal = Proposal(
+        channel, build_decision(channel.local_policy, chan_id=channel.chan_id, fee_rate_ppm=150)
+    )
+    executor = Executor(storage, lnbits, SafetyLimits(), clock, effects=TransactionEffects(storage, clock))
+    intent = BatchIntent("t", "n", "test", TransactionKind.APPLY, "lnbits batch", ExecutionMode.LIVE)
+    report = await executor.apply(intent, [proposal], ChangeHistory(times={}, external={}))
+    assert report.transaction is not None and report.transaction.state is TransactionState.COMMITTED
+    [entry] = await storage.journal.for_transaction("t", report.transaction.id)
+    assert entry.outcome is ChannelOutcome.APPLIED and entry.observed is not None
+    assert entry.observed.fee_rate_ppm == 150 and entry.observed.time_lock_delta is None  # still unknown
     assert fake.channels[channel.chan_id]["fee_ppm"] == 150
     put = next(r for r in fake.requests if r.method == "PUT")
     assert put.read() == b'{"fee_ppm":150,"fee_base_msat":1000}'

@@ -14,7 +14,6 @@ from app.errors import UpstreamError, UpstreamTemporaryError, UpstreamUnavailabl
 from app.graph.synthetic import generate_graph
 from app.nodes.lnd_rest import LndRestClient
 from app.nodes.transport import TransportSettings
-from app.nodes.verified_update import apply_verified
 from app.resilience.circuit import CircuitSettings, CircuitState
 from app.resilience.retry import RetrySettings
 from app.sandbox.lnd.faults import FaultPlan
@@ -135,10 +134,10 @@ async def test_failed_updates_are_reported_per_channel(sim):
     channel = await first_active(lnd)
     sim.set_faults(FaultPlan(paths=("/v1/chanpolicy",), failed_updates_rate=1.0))
     target = channel.local_policy.model_copy(update={"fee_rate_ppm": channel.local_policy.fee_rate_ppm + 30})
-    result = await apply_verified(lnd, channel, target)
+    result = await lnd.update_channel_policy(channel, target)
     assert result.outcome is UpdateOutcome.FAILED
     assert result.failure_reason and result.failure_reason.startswith("UPDATE_FAILURE")
-    assert result.attempts == 1  # an explicit refusal is final: no blind re-send
+    assert await lnd.get_channel_policy(channel) == channel.local_policy  # refused: nothing changed
     await lnd.aclose()
 
 
@@ -149,25 +148,9 @@ async def test_silently_dropped_update_is_caught_by_read_back(sim):
     target = channel.local_policy.model_copy(update={"fee_rate_ppm": channel.local_policy.fee_rate_ppm + 30})
     raw = await lnd.update_channel_policy(channel, target)
     assert raw.outcome is UpdateOutcome.ACCEPTED  # LND said yes ...
-    result = await apply_verified(lnd, channel, target)
-    assert result.outcome is UpdateOutcome.NOT_APPLIED  # ... but the read-back proves otherwise
-    assert result.attempts == 2
-    assert result.observed == channel.local_policy
-    await lnd.aclose()
-
-
-async def test_resend_after_a_drop_applies_once_the_node_behaves(sim):
-    lnd = client(sim)
-    channel = await first_active(lnd)
-    sim.set_faults(FaultPlan(seed=3, paths=("/v1/chanpolicy",), silent_drop_rate=0.5))
-    target = channel.local_policy.model_copy(update={"fee_rate_ppm": channel.local_policy.fee_rate_ppm + 30})
-    outcomes = []
-    for _ in range(6):
-        result = await apply_verified(lnd, channel, target, max_sends=5)
-        outcomes.append((result.outcome, result.attempts))
-        target = target.model_copy(update={"fee_rate_ppm": target.fee_rate_ppm + 30})
-    assert all(outcome is UpdateOutcome.APPLIED for outcome, _ in outcomes)
-    assert any(attempts > 1 for _, attempts in outcomes)  # some needed the read-back-driven re-send
+    assert (
+        await lnd.get_channel_policy(channel) == channel.local_policy
+    )  # ... but the read-back proves otherwise
     await lnd.aclose()
 
 

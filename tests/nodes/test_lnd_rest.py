@@ -12,7 +12,6 @@ from app.errors import UpstreamAuthError, UpstreamNotFoundError
 from app.graph.synthetic import generate_graph
 from app.nodes.lnd_rest import LndRestClient
 from app.nodes.transport import tls_verification
-from app.nodes.verified_update import apply_verified
 from app.sandbox.lnd.node import SimulatedNode
 from app.sandbox.lnd.server import SimulatorHandle, running_simulator
 from app.sandbox.state import generate_sandbox_state
@@ -105,10 +104,12 @@ async def test_update_is_applied_and_read_back(sim):
     client, contract = lnd_client(sim)
     channel = next(c for c in await channels_of(client) if c.active)
     target = channel.local_policy.model_copy(update={"fee_rate_ppm": channel.local_policy.fee_rate_ppm + 25})
-    result = await apply_verified(client, channel, target)
-    assert result.outcome is UpdateOutcome.APPLIED
-    assert result.attempts == 1
-    assert result.observed is not None and result.observed.fee_rate_ppm == target.fee_rate_ppm
+    result = await client.update_channel_policy(channel, target)
+    assert result.outcome is UpdateOutcome.ACCEPTED
+    observed = await client.get_channel_policy(channel)
+    assert client.capabilities.policy_matches(observed, target)
+    readings = await client.read_policies([channel])  # the bulk read-back the executor uses
+    assert readings[channel.chan_id].policy == observed
     assert contract.violations == []
     await client.aclose()
 
