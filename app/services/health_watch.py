@@ -70,7 +70,8 @@ class HealthWatch:
         now = runtime.clock()
         client = await runtime.clients.get(node, HEALTH_ACTOR)
         await self.probe(node, client, now)
-        rolled = []
+        rolled: list[str] = []
+        reasons_seen: list[str] = []
         for transaction in await self.watched(node, now):
             reasons = rollback_reasons(await self.evidence(node, client, transaction, now), self.thresholds)
             if not reasons:
@@ -82,11 +83,16 @@ class HealthWatch:
                 log.info("automatic rollback of %s not needed: %s", transaction.id, exc.message)
                 continue
             rolled.append(str(summary["transaction_id"]))
+            reasons_seen.append(
+                f"transaction {transaction.id} rolled back by {summary['transaction_id']}: {why}"
+            )
+        if rolled:
+            message = " | ".join(reasons_seen)
             await runtime.alerts.send(
-                Alert(kind="rollback.automatic", tenant_id=node.tenant_id, node_id=node.id,
-                      message=f"transaction {transaction.id} rolled back by {summary['transaction_id']}: {why}")
-            )  # fmt: skip
-            await self.rollouts.demote(node, HEALTH_ACTOR, why)
+                Alert(kind="rollback.automatic", tenant_id=node.tenant_id, node_id=node.id, message=message)
+            )
+            # One step back per incident, however many batches it rolled back.
+            await self.rollouts.demote(node, HEALTH_ACTOR, message[:500])
         return rolled
 
     async def probe(self, node: NodeRecord, client: NodeClient, now: datetime) -> None:
