@@ -147,7 +147,7 @@ class TransactionDriver:
     async def _apply(self, transaction: TransactionRecord, resume: bool) -> TransactionRecord:
         entries = await self._entries(transaction)
         entries = await self._send_pending(entries, resume)
-        entries = await self._resolve(entries)
+        entries = await self._resolve(entries, resume)
         if any(entry.outcome is ChannelOutcome.UNKNOWN and entry.error == MISMATCH for entry in entries):
             note = "a channel " + MISMATCH + "; restoring the backup of every channel that changed"
             return await self._advance(transaction, TransactionState.COMPENSATING, entries, note)
@@ -284,8 +284,12 @@ class TransactionDriver:
 
     # --- proving ---------------------------------------------------------------------------------------
 
-    async def _resolve(self, entries: list[JournalEntry]) -> list[JournalEntry]:
-        """Read back every sent or unknown channel; re-send a target the node accepted but did not apply."""
+    async def _resolve(self, entries: list[JournalEntry], resume: bool = False) -> list[JournalEntry]:
+        """Read back every sent or unknown channel; re-send a target the node accepted but did not apply.
+
+        In recovery (`resume`) nothing is sent again: a `sent` entry's answer was lost with the process
+        that sent it, so it is judged like an unknown one.
+        """
         for _ in range(self.settings.max_sends):
             waiting = [
                 entry for entry in entries if entry.outcome in (ChannelOutcome.SENT, ChannelOutcome.UNKNOWN)
@@ -305,7 +309,7 @@ class TransactionDriver:
                     if entry.outcome is ChannelOutcome.SENT
                 ]
                 return self._merge(entries, await self.journal.entries.record(lost))
-            changes, resend = self._judge_writes(waiting, readings)
+            changes, resend = self._judge_writes(waiting, readings, resume)
             entries = self._merge(entries, await self.journal.entries.record(changes))
             if not resend:
                 break
@@ -315,7 +319,7 @@ class TransactionDriver:
         return entries
 
     def _judge_writes(
-        self, waiting: Iterable[JournalEntry], readings: dict[str, PolicyReading]
+        self, waiting: Iterable[JournalEntry], readings: dict[str, PolicyReading], resume: bool = False
     ) -> tuple[list[tuple[JournalEntry, JournalEntry]], list[JournalEntry]]:
         """Each channel's outcome from its read-back, and the ones to send again."""
         matches = self.client.capabilities.policy_matches
@@ -332,12 +336,12 @@ class TransactionDriver:
                 update |= {"outcome": ChannelOutcome.APPLIED, "error": None}
             elif not matches(observed, entry.before):
                 update |= {"outcome": ChannelOutcome.UNKNOWN, "error": MISMATCH}
-            elif entry.outcome is ChannelOutcome.UNKNOWN:
+            elif entry.outcome is ChannelOutcome.SENT and entry.refusal is not None:
+                update |= {"outcome": ChannelOutcome.FAILED, "error": entry.refusal}
+            elif entry.outcome is ChannelOutcome.UNKNOWN or resume:
                 if entry.sent_at is not None and entry.sent_at.timestamp() > settled_before:
                     continue  # a late send may still land: decide after the settle time
                 update |= {"outcome": ChannelOutcome.NOT_APPLIED}
-            elif entry.refusal is not None:
-                update |= {"outcome": ChannelOutcome.FAILED, "error": entry.refusal}
             elif entry.attempts < self.settings.max_sends:
                 resend.append(entry)  # the node said yes, yet nothing changed: send once more
                 continue

@@ -44,7 +44,7 @@ from tests.storage.conftest import database_name, mongo_url, storage_settings  #
 pytestmark = [pytest.mark.kill, pytest.mark.timeout(1_800)]
 TRIALS = int(os.environ.get("MCP_KILL_TRIALS", "100"))
 CHANGED_CHANNELS = 60
-WRITE_LATENCY_MS = 15
+WRITE_LATENCY_MS = 30
 ADMIN_KEY = "mcp_kill_admin_" + secrets.token_hex(8)
 
 
