@@ -45,8 +45,10 @@ class JournalRepository(Repository):
     async def record(self, changes: Sequence[tuple[JournalEntry, JournalEntry]]) -> list[JournalEntry]:
         """Write (old, new) pairs by compare-and-set on each entry's version, in one round trip.
 
-        Every outcome change must be one the state machine allows. ConflictError when any entry changed
-        since it was read: another process is driving this transaction, so this one must stop.
+        Every outcome change must be one the state machine allows, checked for the whole batch before
+        anything is written. Each entry is its own compare-and-set: ConflictError when any entry changed
+        since it was read (another process is driving this transaction, so this one must stop); the
+        entries that had not changed are written all the same, each correct on its own.
         """
         if not changes:
             return []
@@ -56,7 +58,7 @@ class JournalRepository(Repository):
         for old, new in changes:
             if not NEXT_OUTCOMES[old.outcome]:
                 raise IllegalTransitionError(f"journal {old.id}: {old.outcome.value} is final")
-            if new.outcome is not old.outcome and new.outcome not in NEXT_OUTCOMES[old.outcome]:
+            if new.outcome not in NEXT_OUTCOMES[old.outcome]:  # the table lists the self-loops it allows
                 raise IllegalTransitionError(
                     f"journal {old.id}: {old.outcome.value} -> {new.outcome.value} is not allowed"
                 )
