@@ -7,6 +7,7 @@ from functools import partial
 
 from app.scheduler.runner import CycleScheduler
 from app.scheduler.supervisor import every
+from app.services.expiry import DecisionExpiry
 from app.services.health_watch import HealthWatch
 from app.services.maintenance import BackupMaintenance
 from app.services.recovery import RecoveryService
@@ -14,6 +15,7 @@ from app.services.rollbacks import RollbackService
 from app.services.runtime import ServiceRuntime
 
 Job = Callable[[], Awaitable[None]]
+EXPIRY_INTERVAL_S = 600.0  # waiting decisions are looked at every 10 minutes
 
 
 def background_jobs(runtime: ServiceRuntime) -> dict[str, Job]:
@@ -33,6 +35,9 @@ def background_jobs(runtime: ServiceRuntime) -> dict[str, Job]:
         "health-watch": partial(every, "health-watch", settings.rollback_check_interval_s, watch.check_once),
         "backups": partial(
             every, "backups", settings.maintenance_interval_s, BackupMaintenance(runtime).run_once
+        ),
+        "decision-expiry": partial(
+            every, "decision-expiry", EXPIRY_INTERVAL_S, DecisionExpiry(runtime).run_once, run_first=True
         ),
     }
     if settings.schedule_enabled:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import Service
+import base64
+
+from tests.api.conftest import Service, tenant_with_key
 
 
 async def test_wrong_method_names_every_method_of_the_path(service: Service):
@@ -35,3 +37,16 @@ async def test_openapi_declares_bearer_auth_and_the_error_shape_on_every_api_rou
             assert content == error_ref, (method, path, status)
     for open_path in ("/health", "/ready"):
         assert "security" not in schema["paths"][open_path]["get"]
+
+
+async def test_a_credential_that_cannot_be_opened_is_a_server_error_that_names_no_secret(service: Service):
+    _, key = await tenant_with_key(service, "broken-vault")
+    async with service.client(key) as api:
+        node_id = (await api.post("/api/v1/nodes", json=service.lnd_registration())).json()["node"]["id"]
+        secrets = service.app.state.runtime.storage.database["secrets"]
+        stored = await secrets.find_one({"node_id": node_id})
+        tampered = base64.b64encode(bytes(len(base64.b64decode(stored["ciphertext"])))).decode()
+        await secrets.update_one({"_id": stored["_id"]}, {"$set": {"ciphertext": tampered}})
+        response = await api.post(f"/api/v1/nodes/{node_id}/sync")
+    assert response.status_code == 500 and response.json()["error"]["code"] == "vault_error", response.text
+    assert service.simulator.fees_macaroon_hex not in response.text and tampered not in response.text
