@@ -14,6 +14,7 @@ from app.nodes.base import NodeClient
 from app.policy.driver import DriverSettings
 from app.policy.effects import TransactionEffects
 from app.policy.executor import BatchIntent, BatchReport, Executor, Proposal
+from app.policy.gate import ChangeHistory
 from app.policy.limits import SafetyLimits
 from app.services.history import PolicyHistoryService
 from app.services.locks import NodeLock
@@ -100,18 +101,9 @@ class ExecutionService:
         approved = [r for r in writing if r.status is DecisionStatus.APPROVED]
         channels = {e.channel.chan_id: e.channel for e in observation.report.evaluations}
         proposals = [Proposal(channels[r.chan_id], r.decision, r.id) for r in approved]
-        client = await self.runtime.clients.get(node, actor)
-        executor = make_executor(self.runtime, client, observation.profile.limits, lock)
-        intent = BatchIntent(
-            tenant_id=node.tenant_id,
-            node_id=node.id,
-            actor=actor,
-            kind=TransactionKind.APPLY,
-            reason=f"{mode.value} cycle {observation.cycle_id}",
-            mode=mode,
-        )
-        report = await executor.apply(intent, proposals, observation.history)
-        await self._reject(node, report, proposals)
+        reason = f"{mode.value} cycle {observation.cycle_id}"
+        limits = observation.profile.limits
+        report = await self._apply(node, mode, actor, reason, limits, lock, proposals, observation.history)
         for record in outside:
             await self.runtime.storage.decisions.settle(
                 node.tenant_id,
@@ -144,22 +136,39 @@ class ExecutionService:
         snapshot = await runtime.storage.channels.latest(node.tenant_id, node.id, record.chan_id)
         if snapshot is None:
             raise InvalidInputError(f"channel {record.chan_id} has no snapshot; run a sync first")
-        now = runtime.clock()
-        history = await self.history.gate_history(node, profile.limits, now)
-        client = await runtime.clients.get(node, actor)
-        executor = make_executor(runtime, client, profile.limits, lock)
+        history = await self.history.gate_history(node, profile.limits, runtime.clock())
+        proposal = Proposal(snapshot.channel, record.decision, record.id, operator_approved=True)
+        reason = f"decision {record.id} approved by {actor}"
+        report = await self._apply(
+            node, record.mode, actor, reason, profile.limits, lock, [proposal], history
+        )
+        return transaction_summary(report.transaction, report)
+
+    async def _apply(
+        self,
+        node: NodeRecord,
+        mode: ExecutionMode,
+        actor: str,
+        reason: str,
+        limits: SafetyLimits,
+        lock: NodeLock,
+        proposals: list[Proposal],
+        history: ChangeHistory,
+    ) -> BatchReport:
+        """One apply batch of the node; decisions the write-time gate refuses become rejected."""
+        client = await self.runtime.clients.get(node, actor)
+        executor = make_executor(self.runtime, client, limits, lock)
         intent = BatchIntent(
             tenant_id=node.tenant_id,
             node_id=node.id,
             actor=actor,
             kind=TransactionKind.APPLY,
-            reason=f"decision {record.id} approved by {actor}",
-            mode=record.mode,
+            reason=reason,
+            mode=mode,
         )
-        proposal = Proposal(snapshot.channel, record.decision, record.id, operator_approved=True)
-        report = await executor.apply(intent, [proposal], history)
-        await self._reject(node, report, [proposal])
-        return transaction_summary(report.transaction, report)
+        report = await executor.apply(intent, proposals, history)
+        await self._reject(node, report, proposals)
+        return report
 
     def check_fresh(self, record: DecisionRecord, now: datetime) -> None:
         """Refuse a decision older than the maximum age (it is marked expired by the caller)."""

@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import secrets
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,25 @@ async def running_service(
         finally:
             server.should_exit = True
             await task
+
+
+# The demo's shortening of the rollout: no minimum time in a stage, one cycle, flow judged at once.
+FAST_ROLLOUT: dict[str, Any] = {
+    "rollout_shadow_days": 0,
+    "rollout_min_cycles": 1,
+    "rollout_canary_days": 0,
+    "rollout_min_forwards": 0,
+    "rate_limit_per_second": 1_000,
+}
+
+
+@pytest.fixture
+async def live_service(tmp_path: Path, mongo_url: str) -> AsyncIterator[Service]:  # noqa: F811
+    """The API with a simulated node whose history ends now, and a rollout that may move at once."""
+    async with running_service(
+        tmp_path, mongo_url, simulated_until_s=int(time.time()), **FAST_ROLLOUT
+    ) as running:
+        yield running
 
 
 @pytest.fixture

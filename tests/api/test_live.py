@@ -4,37 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from app.domain.policy import ChannelPolicy
-from tests.api.conftest import Service, dump, running_service, tenant_with_key
+from tests.api.conftest import Service, dump, tenant_with_key
 
-# The demo's shortening of the rollout: no minimum time in a stage, one cycle, flow judged at once.
-FAST_ROLLOUT: dict[str, Any] = {
-    "rollout_shadow_days": 0,
-    "rollout_min_cycles": 1,
-    "rollout_canary_days": 0,
-    "rollout_min_forwards": 0,
-    "rate_limit_per_second": 1_000,
-}
-LIMITS = {"daily_cap": 60}
+LIMITS = {"daily_cap": 60}  # the node runs many batches in one test
 pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture
-async def service(tmp_path: Path, mongo_url: str) -> AsyncIterator[Service]:
-    """The API with a simulated node whose history ends now, and a rollout that may move at once."""
-    async with running_service(
-        tmp_path, mongo_url, simulated_until_s=int(time.time()), **FAST_ROLLOUT
-    ) as running:
-        yield running
+def service(live_service: Service) -> Service:
+    """The running service with the demo's short rollout (see tests/api/conftest.py)."""
+    return live_service
 
 
 def on_node(service: Service, chan_id: str) -> ChannelPolicy:

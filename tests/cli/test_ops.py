@@ -7,28 +7,22 @@ import gzip
 import json
 import os
 import sys
-import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.security.private_files import write_private_file
-from tests.api.conftest import Service, running_service
-from tests.api.test_live import FAST_ROLLOUT, ok, registered
-from tests.storage.conftest import mongo_url  # noqa: F401  (session fixture)
+from tests.api.conftest import Service
+from tests.api.test_live import ok, registered
 
 pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture
-async def service(tmp_path: Path, mongo_url: str) -> AsyncIterator[Service]:  # noqa: F811
-    """The API with a simulated node whose history ends now, and a rollout that may move at once."""
-    async with running_service(
-        tmp_path, mongo_url, simulated_until_s=int(time.time()), **FAST_ROLLOUT
-    ) as running:
-        yield running
+def service(live_service: Service) -> Service:
+    """The running service with the demo's short rollout (see tests/api/conftest.py)."""
+    return live_service
 
 
 async def cli(*arguments: str, env: dict[str, str], cwd: Path) -> tuple[int, Any, str]:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from app.domain.decision import Decision, DecisionKind
 from app.domain.policy import ChannelPolicy
 from app.domain.scoring import ScoreBreakdown
+from app.graph.model import ChannelGraph
 from app.policy.limits import ValidationContext
+from app.storage.database import Storage
 from tests.storage.conftest import mongo_url, storage  # noqa: F401  (execution tests need real storage)
 
 CHAN_ID = "871234567890123456"
 NOW_S = 1_770_000_000  # 2026-02-02, a fixed clock: the validator never reads one
 CAPACITY_SAT = 1_000_000  # default reserve 1 % -> max_htlc limit 990_000_000 msat
+
+if TYPE_CHECKING:
+    from tests.policy.execution_env import ExecutionEnv
 
 PolicyFactory = Callable[..., ChannelPolicy]
 DecisionFactory = Callable[..., Decision]
@@ -86,3 +91,20 @@ def make_decision() -> DecisionFactory:
 def make_context() -> ContextFactory:
     """Factory of validation contexts."""
     return build_context
+
+
+@pytest.fixture(scope="module")
+def hub() -> ChannelGraph:
+    """The synthetic graph of the execution tests, built once per module."""
+    from tests.policy.execution_env import hub_graph  # here: execution_env itself imports this module
+
+    return hub_graph()
+
+
+@pytest.fixture
+async def env(storage: Storage, hub: ChannelGraph) -> AsyncIterator[ExecutionEnv]:  # noqa: F811
+    """A fresh simulated hub over HTTP, real storage and a clock the test moves."""
+    from tests.policy.execution_env import execution_env
+
+    async with execution_env(storage, hub) as made:
+        yield made

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpx
+
 from app.domain.channel import Channel
 from app.domain.decision import DecisionKind
 from app.domain.execution import ChannelOutcome, ExecutionMode, TransactionKind
@@ -79,6 +81,12 @@ class ExecutionEnv:
     clock: FakeClock
     tenant_id: str = "tenant-x"
     node_id: str = "node-x"
+
+    def use_transport(self, transport: httpx.AsyncBaseTransport) -> None:
+        """Talk to the node through `transport` from now on (to watch or meddle with the traffic)."""
+        self.client = LndRestClient(
+            "hub", self.handle.url, self.handle.macaroons.fees, settings=FAST_TRANSPORT, transport=transport
+        )
 
     def on_node(self, chan_id: str) -> ChannelPolicy:
         """What the simulated node holds for a channel right now (read in-process, not over HTTP)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -11,45 +11,24 @@ import pytest
 from app.domain.channel import ChannelRef
 from app.domain.execution import ChannelOutcome, TransactionKind, TransactionState
 from app.domain.policy import PolicySource
-from app.graph.model import ChannelGraph
-from app.nodes.lnd_rest import LndRestClient
 from app.policy.backups import checksum_ok
 from app.policy.driver import MISMATCH, DriverSettings
 from app.policy.executor import Restoration
 from app.sandbox.lnd.faults import FaultPlan
-from app.storage.database import Storage
 from app.storage.execution_records import JournalEntry
 from tests.nodes.contract_transport import ContractCheckingTransport
 from tests.policy.execution_env import (
-    FAST_TRANSPORT,
     ExecutionEnv,
-    execution_env,
     fee_proposal,
-    hub_graph,
     no_history,
 )
 
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture(scope="module")
-def graph() -> ChannelGraph:
-    """The synthetic hub's graph, built once."""
-    return hub_graph()
-
-
-@pytest.fixture
-async def env(storage: Storage, graph: ChannelGraph) -> AsyncIterator[ExecutionEnv]:
-    """A fresh simulated hub for each test."""
-    async with execution_env(storage, graph) as made:
-        yield made
-
-
 async def test_a_batch_commits_with_every_write_proven_and_everything_recorded(env: ExecutionEnv):
     transport = ContractCheckingTransport()
-    env.client = LndRestClient(
-        "hub", env.handle.url, env.handle.macaroons.fees, settings=FAST_TRANSPORT, transport=transport
-    )
+    env.use_transport(transport)
     proposals = [fee_proposal(channel, random.Random(1)) for channel in env.writable(8, random.Random(1))]
     before_calls = env.client.requests_made
     report = await env.executor().apply(env.intent(), proposals, no_history())
@@ -208,10 +187,7 @@ async def test_a_channel_found_neither_at_backup_nor_target_rolls_the_whole_batc
                 live, live.policy.__class__(**{**live.policy.__dict__, "fee_rate_ppm": 4_321})
             )
 
-    env.client = LndRestClient(
-        "hub", env.handle.url, env.handle.macaroons.fees, settings=FAST_TRANSPORT,
-        transport=InterferingTransport(someone_else_writes_too),
-    )  # fmt: skip
+    env.use_transport(InterferingTransport(someone_else_writes_too))
     proposals = [fee_proposal(c, random.Random(7)) for c in channels]
     report = await env.executor().apply(env.intent(), proposals, no_history())
     transaction = report.transaction
@@ -241,10 +217,7 @@ async def test_restores_the_node_refuses_end_the_batch_partial_with_each_channel
             )
             env.handle.set_faults(FaultPlan(seed=9, failed_updates_rate=1.0))
 
-    env.client = LndRestClient(
-        "hub", env.handle.url, env.handle.macaroons.fees, settings=FAST_TRANSPORT,
-        transport=InterferingTransport(meddle_then_refuse_everything),
-    )  # fmt: skip
+    env.use_transport(InterferingTransport(meddle_then_refuse_everything))
     proposals = [fee_proposal(c, random.Random(8)) for c in channels]
     report = await env.executor(settings=DriverSettings(max_restores=2)).apply(
         env.intent(), proposals, no_history()

@@ -14,36 +14,20 @@ import os
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import pytest
 
 from app.domain.execution import ChannelOutcome
 from app.errors import UpstreamError
-from app.graph.model import ChannelGraph
 from app.policy.driver import DriverSettings
 from app.sandbox.lnd.faults import FaultPlan
-from app.storage.database import Storage
 from app.storage.execution_records import TransactionRecord
-from tests.policy.execution_env import ExecutionEnv, execution_env, fee_proposal, hub_graph, no_history
+from tests.policy.execution_env import ExecutionEnv, fee_proposal, no_history
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(1_500)]
 BATCHES = int(os.environ.get("MCP_FAULT_BATCHES", "500"))
 SETTLE_S = 2.0
 FAULTED_RECOVERY_ROUNDS = 3
-
-
-@pytest.fixture(scope="module")
-def graph() -> ChannelGraph:
-    """The synthetic hub's graph."""
-    return hub_graph()
-
-
-@pytest.fixture
-async def env(storage: Storage, graph: ChannelGraph) -> AsyncIterator[ExecutionEnv]:
-    """The simulated hub."""
-    async with execution_env(storage, graph) as made:
-        yield made
 
 
 def fault_plan(batch: int, rng: random.Random) -> FaultPlan:

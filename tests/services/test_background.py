@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,8 +19,8 @@ from app.services.rollbacks import RollbackService
 from app.services.rollout import RolloutService
 from app.services.runtime import ServiceRuntime
 from app.storage.execution_records import BackupKind
-from tests.api.conftest import Service, running_service
-from tests.api.test_live import FAST_ROLLOUT, ok, on_node, registered, to_stage
+from tests.api.conftest import Service
+from tests.api.test_live import ok, on_node, registered, to_stage
 from tests.policy.execution_env import FakeClock
 from tests.storage import builders
 
@@ -30,12 +28,9 @@ pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture
-async def service(tmp_path: Path, mongo_url: str) -> AsyncIterator[Service]:
-    """The API with a simulated node whose history ends now, and a rollout that may move at once."""
-    async with running_service(
-        tmp_path, mongo_url, simulated_until_s=int(time.time()), **FAST_ROLLOUT
-    ) as running:
-        yield running
+def service(live_service: Service) -> Service:
+    """The running service with the demo's short rollout (see tests/api/conftest.py)."""
+    return live_service
 
 
 def with_clock(runtime: ServiceRuntime, clock: FakeClock, alerts: LoggingAlertSink) -> ServiceRuntime:
