@@ -226,9 +226,7 @@ class TransactionDriver:
             ]
         )
         answers = await asyncio.gather(*(self._send(entry, entry.target, entry.before) for entry in marked))
-        return await self.journal.entries.record(
-            [(entry, answer) for entry, answer in zip(marked, answers, strict=True) if answer != entry]
-        ) or list(marked)
+        return await self._record_answers(marked, answers)
 
     async def _send(self, entry: JournalEntry, policy: ChannelPolicy, current: ChannelPolicy) -> JournalEntry:
         """One write; the entry as the answer leaves it (a refusal is proven by the read-back that follows)."""
@@ -270,9 +268,16 @@ class TransactionDriver:
                 for entry in marked
             )
         )
-        return await self.journal.entries.record(
+        return await self._record_answers(marked, answers)
+
+    async def _record_answers(
+        self, marked: Sequence[JournalEntry], answers: Sequence[JournalEntry]
+    ) -> list[JournalEntry]:
+        """Record what each send answered; every marked entry comes back at its latest version."""
+        changed = await self.journal.entries.record(
             [(entry, answer) for entry, answer in zip(marked, answers, strict=True) if answer != entry]
-        ) or list(marked)
+        )
+        return self._merge(list(marked), changed)
 
     async def _fail_pending(self, entries: list[JournalEntry]) -> list[JournalEntry]:
         changes = [

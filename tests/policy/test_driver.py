@@ -291,3 +291,19 @@ async def _everything(env: ExecutionEnv) -> list[object]:
 
 def _ref(entry: JournalEntry) -> ChannelRef:
     return ChannelRef(chan_id=entry.chan_id, channel_point=entry.channel_point)
+
+
+async def test_a_chunk_with_mixed_answers_is_read_back_whole_and_commits_at_once(env: ExecutionEnv):
+    # Some sends of the chunk are refused (their entries change), the rest accepted (unchanged): every
+    # entry must still be read back in the same pass, not only the ones whose answer changed them.
+    env.handle.set_faults(FaultPlan(seed=12, failed_updates_rate=0.5))
+    proposals = [fee_proposal(c, random.Random(12)) for c in env.writable(10, random.Random(12))]
+    report = await env.executor(settings=DriverSettings(chunk_size=10)).apply(
+        env.intent(), proposals, no_history()
+    )
+    transaction = report.transaction
+    assert transaction is not None and transaction.state is TransactionState.COMMITTED, transaction
+    entries = await env.entries(transaction)
+    outcomes = {e.outcome for e in entries}
+    assert ChannelOutcome.FAILED in outcomes and ChannelOutcome.APPLIED in outcomes
+    env.check_against_journal(entries)
