@@ -117,14 +117,25 @@ async def test_an_operator_goes_shadow_canary_live_and_rolls_back(service: Servi
             on_node(service, e["chan_id"]) == ChannelPolicy(**e["target"]) for e in written
         )
 
-        undo = await ok(await api.post(f"/api/v1/transactions/{batch['transaction_id']}/rollback", json={}))
-        assert undo["state"] == "committed" and undo["outcomes"] == {"applied": len(written)}
+        first, *rest = written
+        rollback_url = f"/api/v1/transactions/{batch['transaction_id']}/rollback"
+        one = await ok(
+            await api.post(rollback_url, json={"chan_ids": [first["chan_id"]], "reason": "one channel"})
+        )
+        assert one["state"] == "committed" and one["outcomes"] == {"applied": 1}
+        assert on_node(service, first["chan_id"]) == ChannelPolicy(**first["before"])  # exactly its backup
+        assert all(on_node(service, e["chan_id"]) == ChannelPolicy(**e["target"]) for e in rest)  # untouched
+        unknown = await api.post(rollback_url, json={"chan_ids": ["123"]})
+        assert unknown.status_code == 422 and "not part of transaction" in unknown.json()["error"]["message"]
+        undo = await ok(await api.post(rollback_url, json={}))
+        assert undo["state"] == "committed" and undo["outcomes"] == {"applied": len(rest)}
+        assert undo["skipped"] == {first["chan_id"]: "already at that policy"}
         for entry in written:
             assert on_node(service, entry["chan_id"]) == ChannelPolicy(
                 **entry["before"]
             )  # exactly the backup
         undone = await ok(await api.get(f"/api/v1/transactions/{batch['transaction_id']}"))
-        assert undone["rolled_back_by"] == [undo["transaction_id"]]
+        assert undone["rolled_back_by"] == [one["transaction_id"], undo["transaction_id"]]
         decisions = await ok(
             await api.get(
                 f"/api/v1/nodes/{node_id}/decisions", params={"status": "rolled_back", "limit": 500}
@@ -144,7 +155,7 @@ async def test_an_operator_goes_shadow_canary_live_and_rolls_back(service: Servi
                 "node.settings", "vault.decrypt"} <= actions, actions  # fmt: skip
         transactions = await ok(await api.get(f"/api/v1/nodes/{node_id}/transactions", params={"limit": 50}))
         kinds = [t["kind"] for t in transactions["items"]]
-        assert kinds == ["restore", "rollback", "apply", "apply", "apply"]
+        assert kinds == ["restore", "rollback", "rollback", "apply", "apply", "apply"]
         assert all(t["state"] == "committed" for t in transactions["items"])
 
 
