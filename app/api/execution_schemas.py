@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
@@ -77,6 +77,10 @@ class BackupOut(BaseModel):
         )  # fmt: skip
 
 
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)  # a day of margin for any offset
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 class TransactionRollbackIn(Strict):
     """Roll back a whole transaction, or only some of its channels."""
 
@@ -98,10 +102,13 @@ class NodeRollbackIn(Strict):
         """A backup or a moment, not both and not neither."""
         if (self.backup_id is None) == (self.to is None):
             raise ValueError("give exactly one of backup_id or to")
-        if self.to is not None and (self.to.tzinfo is None or self.to.utcoffset() is None):
-            raise ValueError("to needs a timezone (e.g. 2026-11-30T12:00:00Z)")
-        if self.to is not None and self.to.year < 1970:
-            raise ValueError("to must not be before 1970")
+        if self.to is not None:
+            if self.to.tzinfo is None or self.to.utcoffset() is None:
+                raise ValueError("to needs a timezone (e.g. 2026-11-30T12:00:00Z)")
+            moment = self.to.astimezone(UTC) if EARLIEST < self.to < LATEST else None
+            if moment is None:
+                raise ValueError("to must lie between 1970 and 2200")
+            self.to = moment
         return self
 
 

@@ -32,8 +32,8 @@ class RolloutStage(StrEnum):
 
     @property
     def canary_size(self) -> int:
-        """How many channels a canary run may write at this stage (0: none)."""
-        return {RolloutStage.CANARY_1: 1, RolloutStage.CANARY_5: 5}.get(self, 0)
+        """How many channels a canary run may write at this stage (a live node's canary keeps canary(5)'s)."""
+        return {RolloutStage.CANARY_1: 1, RolloutStage.CANARY_5: 5, RolloutStage.LIVE: 5}.get(self, 0)
 
     @property
     def next(self) -> RolloutStage | None:
@@ -93,13 +93,15 @@ class ChannelOutcome(StrEnum):
     SENT = "sent"  # sent (recorded first); the node's answer or the read-back is not in yet
     APPLIED = "applied"  # read back equal to the target
     NOT_APPLIED = "not_applied"  # read back equal to the backup after the node said yes (or never sent)
-    FAILED = "failed"  # refused by the node or by the gate; read back equal to the backup
+    # Refused by the node (read back at the backup), never sent, closed, or changed by another writer
+    # meanwhile (left as they set it): in every case the service no longer touches the channel.
+    FAILED = "failed"
     UNKNOWN = "unknown"  # a send or read-back did not answer: resolved by reading back later
     RESTORED = "restored"  # was applied, then written back to its backup and proven by read-back
 
     @property
     def settled(self) -> bool:
-        """The node's policy is proven to equal the backup (or, for APPLIED, the target)."""
+        """The outcome is proven (or the channel left alone): nothing is waiting for a send or a read-back."""
         return self in SETTLED_OUTCOMES
 
 
@@ -119,11 +121,18 @@ NEXT_OUTCOMES: dict[ChannelOutcome, frozenset[ChannelOutcome]] = {
         }
     ),
     ChannelOutcome.UNKNOWN: frozenset(
-        {ChannelOutcome.UNKNOWN, ChannelOutcome.APPLIED, ChannelOutcome.NOT_APPLIED, ChannelOutcome.RESTORED}
+        {
+            ChannelOutcome.UNKNOWN,
+            ChannelOutcome.APPLIED,
+            ChannelOutcome.NOT_APPLIED,
+            ChannelOutcome.RESTORED,
+            ChannelOutcome.FAILED,
+        }
     ),
-    # Compensation: a restore whose answer is lost makes an applied channel unknown again.
+    # Compensation: a restore whose answer is lost makes an applied channel unknown again; a channel
+    # closed or changed by another writer before its restore is left alone.
     ChannelOutcome.APPLIED: frozenset(
-        {ChannelOutcome.UNKNOWN, ChannelOutcome.RESTORED, ChannelOutcome.APPLIED}
+        {ChannelOutcome.UNKNOWN, ChannelOutcome.RESTORED, ChannelOutcome.APPLIED, ChannelOutcome.FAILED}
     ),
     ChannelOutcome.NOT_APPLIED: frozenset(),
     ChannelOutcome.FAILED: frozenset(),

@@ -183,7 +183,7 @@ class LnbitsClient(NodeClient):
     @decodes
     async def get_channel_policy(self, channel: ChannelRef) -> ChannelPolicy:
         """Fees of one channel, read back from `GET /channels/{id}`."""
-        detail = await self._http.request("GET", f"{NODE_API}/channels/{self._lnbits_id(channel)}")
+        detail = await self._http.request("GET", f"{NODE_API}/channels/{await self._lnbits_id(channel)}")
         return self._policy(detail)
 
     @decodes
@@ -194,7 +194,7 @@ class LnbitsClient(NodeClient):
         body = {"fee_ppm": policy.fee_rate_ppm, "fee_base_msat": policy.base_fee_msat}
         try:
             await self._http.request(
-                "PUT", f"{NODE_API}/channels/{self._lnbits_id(channel)}", json=body, retry=False
+                "PUT", f"{NODE_API}/channels/{await self._lnbits_id(channel)}", json=body, retry=False
             )
         except (UpstreamInvalidParameterError, UpstreamNotFoundError) as exc:
             return PolicyUpdateResult(
@@ -202,5 +202,16 @@ class LnbitsClient(NodeClient):
             )
         return PolicyUpdateResult(chan_id=channel.chan_id, outcome=UpdateOutcome.ACCEPTED)
 
-    def _lnbits_id(self, channel: ChannelRef) -> str:
+    async def _lnbits_id(self, channel: ChannelRef) -> str:
+        """LNbits' own id of a channel (with a Core Lightning source it is not the short channel id).
+
+        A client made after a restart (recovery) has not listed the channels yet: one `GET /channels`
+        learns every id, so a write or read-back never goes to an id LNbits does not know.
+        """
+        if channel.chan_id not in self._ids:
+            listed = await self._http.request("GET", f"{NODE_API}/channels")
+            for item in listed or []:
+                if item.get("id"):
+                    chan_id = scid_to_uint64(str(item.get("short_id") or item["id"]))
+                    self._ids[chan_id] = str(item["id"])
         return self._ids.get(channel.chan_id, channel.chan_id)

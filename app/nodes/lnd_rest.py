@@ -138,11 +138,12 @@ class LndRestClient(NodeClient):
 
     @decodes
     async def read_policies(self, channels: Sequence[ChannelRef]) -> dict[str, PolicyReading]:
-        """Our policy on every given channel in two calls, whatever their number.
+        """Our policy on every given channel in two calls, whatever their number (private ones aside).
 
-        `GET /v1/graph/node/{our pubkey}?include_channels=true` carries each of our edges with the
-        time lock, HTLC limits and last update LND keeps (it updates its own edges as soon as a policy
-        is set); `GET /v1/fees` overlays the fees, as in `list_channels`.
+        `GET /v1/graph/node/{our pubkey}?include_channels=true` carries each of our announced edges with
+        the time lock, HTLC limits and last update LND keeps (it updates its own edges as soon as a policy
+        is set); `GET /v1/fees` overlays the fees, as in `list_channels`. LND leaves unannounced (private)
+        channels out of a node's info, so those are read one by one from `GET /v1/graph/edge/{chan_id}`.
         """
         pubkey = await self.our_pubkey()
         node, fee_report = await asyncio.gather(
@@ -151,18 +152,22 @@ class LndRestClient(NodeClient):
         )
         fees = {str(entry.get("chan_id")): entry for entry in fee_report.get("channel_fees", [])}
         wanted = {channel.chan_id for channel in channels}
-        readings: dict[str, PolicyReading] = {}
+        found: dict[str, tuple[ChannelPolicy, int | None]] = {}
         for edge in node.get("channels", []):
             chan_id = str(edge.get("channel_id"))
-            if chan_id not in wanted:
+            if chan_id in wanted and (own := enc.own_policy(edge, pubkey)) is not None:
+                found[chan_id] = own
+        for chan_id in sorted((wanted - set(found)) & set(fees)):  # ours (in the fee report), not announced
+            try:
+                found[chan_id] = await self._edge_policy(chan_id, pubkey)
+            except UpstreamNotFoundError:
                 continue
-            found = enc.own_policy(edge, pubkey)
-            if found is None:
-                continue
-            policy, updated_s = found
-            merged = enc.with_fee_report(policy, fees.get(chan_id), f"fees {chan_id}")
-            readings[chan_id] = PolicyReading(policy=merged, updated_s=updated_s)
-        return readings
+        return {
+            chan_id: PolicyReading(
+                policy=enc.with_fee_report(policy, fees.get(chan_id), f"fees {chan_id}"), updated_s=updated_s
+            )
+            for chan_id, (policy, updated_s) in found.items()
+        }
 
     @decodes
     async def update_channel_policy(

@@ -3,8 +3,15 @@
 Write-ahead: every channel's outcome is written to the journal before its send and again after the
 read-back, and the transaction's state moves only forward by compare-and-set. A send or read-back
 that does not answer leaves the channel `unknown`, never lost: it is resolved by reading back later,
-once any request still in flight has had time to land (`unknown_settle_s`), so a late write is never
-mistaken for one that did not happen.
+once any request still in flight has had time to land (`unknown_settle_s`, counted from when the send
+failed, or from recovery's first look after a crash), so a late write is never mistaken for one that
+did not happen.
+
+A read-back is judged on the fields the batch moves (those in which its target differs from its
+backup): a field someone else changed meanwhile is theirs, never reverted. A channel whose moved fields
+show neither the backup nor the target was changed by another writer while we wrote: it is left as
+they set it (`failed`), and because another writer is active the batch backs out the channels it did
+change (compensation writes only their moved fields back).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from app.clock import Clock
@@ -20,7 +28,7 @@ from app.domain.channel import ChannelRef
 from app.domain.execution import ChannelOutcome, TransactionState
 from app.domain.policy import ChannelPolicy, PolicyReading
 from app.domain.updates import UpdateOutcome
-from app.errors import ConflictError, UpstreamError
+from app.errors import UpstreamError
 from app.nodes.base import NodeClient
 from app.policy.backups import make_backup
 from app.policy.gate import restore_target
@@ -36,11 +44,13 @@ from app.storage.journal import JournalRepository
 from app.storage.transactions import TransactionRepository
 
 log = logging.getLogger(__name__)
-MISMATCH = "read back neither its backup nor its target"
+MISMATCH = "changed on the node by someone else while the service wrote it; left as they set it"
+GONE = "the node no longer has this channel"
 NOT_SENT = "not sent: the batch was interrupted before this channel's turn"
 ACCEPTED_NOT_APPLIED = "the node accepted the update but the read-back still shows the backup"
 STALE_PLAN = "interrupted before any write; not resumed, because its decisions are no longer fresh"
-OPEN = (ChannelOutcome.PENDING, ChannelOutcome.SENT, ChannelOutcome.UNKNOWN)
+LEASE_LOST = "the node's lease was lost; the rest is left to whoever holds it (recovery)"
+TARGET, BACKUP, OTHER = "target", "backup", "other"
 
 
 @dataclass(frozen=True)
@@ -148,10 +158,14 @@ class TransactionDriver:
         entries = await self._entries(transaction)
         entries = await self._send_pending(entries, resume)
         entries = await self._resolve(entries, resume)
-        if any(entry.outcome is ChannelOutcome.UNKNOWN and entry.error == MISMATCH for entry in entries):
-            note = "a channel " + MISMATCH + "; restoring the backup of every channel that changed"
+        meddled = sorted(entry.chan_id for entry in entries if entry.error == MISMATCH)
+        if meddled and not any(not entry.outcome.settled for entry in entries):
+            note = (
+                f"channel(s) {', '.join(meddled[:20])} {MISMATCH}; another writer is active, "
+                "so every channel this batch changed is put back"
+            )
             return await self._advance(transaction, TransactionState.COMPENSATING, entries, note)
-        if any(entry.outcome in OPEN for entry in entries):
+        if any(not entry.outcome.settled for entry in entries):
             return await self.journal.transactions.update(
                 transaction, self.clock(), counts=outcome_counts(entries)
             )
@@ -161,11 +175,7 @@ class TransactionDriver:
         entries = await self._entries(transaction)
         entries = await self._fail_pending(entries)
         for _ in range(self.settings.max_restores + 1):
-            waiting = [
-                entry
-                for entry in entries
-                if entry.outcome in (ChannelOutcome.APPLIED, ChannelOutcome.UNKNOWN)
-            ]
+            waiting = [e for e in entries if e.outcome in (ChannelOutcome.APPLIED, ChannelOutcome.UNKNOWN)]
             if not waiting:
                 break
             readings = await self._read(waiting)
@@ -173,21 +183,27 @@ class TransactionDriver:
                 break  # the node does not answer: recovery tries again
             changes, restore = self._judge_restores(waiting, readings)
             entries = self._merge(entries, await self.journal.entries.record(changes))
-            if not restore:
+            if not restore or not await self._may_write():
                 break
-            entries = self._merge(entries, await self._send_restores(restore, readings))
-        unsettled = [
-            entry for entry in entries if entry.outcome in (ChannelOutcome.APPLIED, ChannelOutcome.UNKNOWN)
+            current = [self._current(entries, entry) for entry in restore]
+            entries = self._merge(entries, await self._send_restores(current, readings))
+        waiting = [
+            e
+            for e in entries
+            if e.outcome is ChannelOutcome.UNKNOWN
+            or (e.outcome is ChannelOutcome.APPLIED and e.restore_attempts < self.settings.max_restores)
         ]
-        exhausted = [entry for entry in unsettled if entry.restore_attempts >= self.settings.max_restores]
-        if len(exhausted) < len(unsettled):  # the node did not answer, or a late send may still land
+        if waiting:  # the node did not answer, a restore's answer is lost, or a late send may still land
             return await self.journal.transactions.update(
                 transaction, self.clock(), counts=outcome_counts(entries)
             )
-        if exhausted:
-            names = ", ".join(sorted(entry.chan_id for entry in exhausted)[:20])
+        kept = sorted(entry.chan_id for entry in entries if entry.outcome is ChannelOutcome.APPLIED)
+        if kept:
             tries = self.settings.max_restores
-            note = f"{len(exhausted)} channel(s) could not be restored after {tries} tries: {names}"
+            names = ", ".join(kept[:20])
+            note = (
+                f"{len(kept)} channel(s) refused every restore ({tries} tries) and keep the target: {names}"
+            )
             return await self._advance(transaction, TransactionState.PARTIAL, entries, note)
         return await self._advance(transaction, TransactionState.ROLLED_BACK, entries)
 
@@ -198,8 +214,8 @@ class TransactionDriver:
         if resume:
             return await self._fail_pending(entries)
         for start in range(0, len(pending), self.settings.chunk_size):
-            if self.keep_going is not None and not await self.keep_going():
-                log.warning("lost the node's lease; %d channel(s) left unsent", len(pending) - start)
+            if not await self._may_write():
+                log.warning("%s; %d channel(s) left unsent", LEASE_LOST, len(pending) - start)
                 break
             entries = self._merge(
                 entries, await self._send_targets(pending[start : start + self.settings.chunk_size])
@@ -225,18 +241,41 @@ class TransactionDriver:
                 for entry in chunk
             ]
         )
-        answers = await asyncio.gather(*(self._send(entry, entry.target, entry.before) for entry in marked))
+        answers = await self._send_all([(entry, entry.target, entry.before) for entry in marked])
         return await self._record_answers(marked, answers)
 
+    async def _send_all(
+        self, sends: Sequence[tuple[JournalEntry, ChannelPolicy, ChannelPolicy]]
+    ) -> list[JournalEntry]:
+        """Send concurrently (bounded); a bug in one send cancels the others instead of leaving them running."""
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(self._send(entry, policy, current)) for entry, policy, current in sends
+            ]
+        return [task.result() for task in tasks]
+
+    async def _may_write(self) -> bool:
+        """Whether this process still holds the node's lease (always, when nobody passed a check)."""
+        return self.keep_going is None or await self.keep_going()
+
     async def _send(self, entry: JournalEntry, policy: ChannelPolicy, current: ChannelPolicy) -> JournalEntry:
-        """One write; the entry as the answer leaves it (a refusal is proven by the read-back that follows)."""
+        """One write; the entry as the answer leaves it (a refusal is proven by the read-back that follows).
+
+        A send that does not answer is `unknown` from the moment it failed: a request queued behind others
+        left later than the chunk's mark, so the settle time is counted from the failure.
+        """
         channel = ChannelRef(chan_id=entry.chan_id, channel_point=entry.channel_point)
         async with self._limit:
             try:
                 result = await self.client.update_channel_policy(channel, policy, current)
             except UpstreamError as exc:
+                failed_at = self.clock()
                 return entry.model_copy(
-                    update={"outcome": ChannelOutcome.UNKNOWN, "error": exc.message[:300]}
+                    update={
+                        "outcome": ChannelOutcome.UNKNOWN,
+                        "error": exc.message[:300],
+                        "sent_at": failed_at,
+                    }
                 )
         if result.outcome is UpdateOutcome.FAILED:
             return entry.model_copy(update={"refusal": (result.error or "refused")[:300]})
@@ -257,18 +296,21 @@ class TransactionDriver:
                 for entry in restore
             ]
         )
-        capabilities = self.client.capabilities
-        answers = await asyncio.gather(
-            *(
-                self._send(
+        answers = await self._send_all(
+            [
+                (
                     entry,
-                    restore_target(entry.before, readings[entry.chan_id].policy, capabilities),
+                    self._restoring(entry, readings[entry.chan_id].policy),
                     readings[entry.chan_id].policy,
                 )
                 for entry in marked
-            )
+            ]
         )
         return await self._record_answers(marked, answers)
+
+    def _restoring(self, entry: JournalEntry, fresh: ChannelPolicy) -> ChannelPolicy:
+        """The channel's policy now with only the fields this batch moved put back to the backup."""
+        return restore_target(entry.before, fresh, self.client.capabilities, self._moving(entry))
 
     async def _record_answers(
         self, marked: Sequence[JournalEntry], answers: Sequence[JournalEntry]
@@ -316,7 +358,7 @@ class TransactionDriver:
                 return self._merge(entries, await self.journal.entries.record(lost))
             changes, resend = self._judge_writes(waiting, readings, resume)
             entries = self._merge(entries, await self.journal.entries.record(changes))
-            if not resend:
+            if not resend or not await self._may_write():
                 break
             entries = self._merge(
                 entries, await self._send_targets([self._current(entries, e) for e in resend])
@@ -327,24 +369,27 @@ class TransactionDriver:
         self, waiting: Iterable[JournalEntry], readings: dict[str, PolicyReading], resume: bool = False
     ) -> tuple[list[tuple[JournalEntry, JournalEntry]], list[JournalEntry]]:
         """Each channel's outcome from its read-back, and the ones to send again."""
-        matches = self.client.capabilities.policy_matches
-        settled_before = self.clock().timestamp() - self.settings.unknown_settle_s
+        now = self.clock()
         changes: list[tuple[JournalEntry, JournalEntry]] = []
         resend: list[JournalEntry] = []
         for entry in waiting:
             reading = readings.get(entry.chan_id)
             observed = reading.policy if reading else None
             update: dict[str, object] = {"observed": observed}
+            where = self._where(entry, observed)
             if observed is None:
-                update |= {"outcome": ChannelOutcome.FAILED, "error": "the node no longer has this channel"}
-            elif matches(observed, entry.target):
+                update |= {"outcome": ChannelOutcome.FAILED, "error": GONE}
+            elif where == TARGET:
                 update |= {"outcome": ChannelOutcome.APPLIED, "error": None}
-            elif not matches(observed, entry.before):
-                update |= {"outcome": ChannelOutcome.UNKNOWN, "error": MISMATCH}
+            elif where == OTHER:
+                update |= {"outcome": ChannelOutcome.FAILED, "error": MISMATCH}
             elif entry.outcome is ChannelOutcome.SENT and entry.refusal is not None:
                 update |= {"outcome": ChannelOutcome.FAILED, "error": entry.refusal}
-            elif entry.outcome is ChannelOutcome.UNKNOWN or resume:
-                if entry.sent_at is not None and entry.sent_at.timestamp() > settled_before:
+            elif entry.outcome is ChannelOutcome.SENT and resume:
+                # Its answer died with the process that sent it: unknown from now, judged after the settle time.
+                update |= {"outcome": ChannelOutcome.UNKNOWN, "sent_at": now, "error": "its answer was lost"}
+            elif entry.outcome is ChannelOutcome.UNKNOWN:
+                if not self._settled(entry, now):
                     continue  # a late send may still land: decide after the settle time
                 update |= {"outcome": ChannelOutcome.NOT_APPLIED}
             elif entry.attempts < self.settings.max_sends:
@@ -359,39 +404,61 @@ class TransactionDriver:
         self, waiting: Iterable[JournalEntry], readings: dict[str, PolicyReading]
     ) -> tuple[list[tuple[JournalEntry, JournalEntry]], list[JournalEntry]]:
         """While compensating: which channels are back at their backup, and which need a restore sent."""
-        matches = self.client.capabilities.policy_matches
-        settled_before = self.clock().timestamp() - self.settings.unknown_settle_s
+        now = self.clock()
         changes: list[tuple[JournalEntry, JournalEntry]] = []
         restore: list[JournalEntry] = []
         for entry in waiting:
             reading = readings.get(entry.chan_id)
             observed = reading.policy if reading else None
+            where = self._where(entry, observed)
+            update: dict[str, object] = {"observed": observed}
             if observed is None:
-                continue  # closed meanwhile: nothing left to restore, and nothing can be proven; left for the operator
-            if matches(observed, entry.before):
-                if entry.outcome is ChannelOutcome.UNKNOWN and entry.restore_attempts == 0:
-                    if entry.sent_at is not None and entry.sent_at.timestamp() > settled_before:
-                        continue
-                    outcome = ChannelOutcome.NOT_APPLIED
-                else:
-                    outcome = ChannelOutcome.RESTORED
-                changes.append(
-                    (
-                        entry,
-                        entry.model_copy(update={"outcome": outcome, "observed": observed, "error": None}),
-                    )
-                )
-                continue
-            if matches(observed, entry.target):
-                update: dict[str, object] = {"outcome": ChannelOutcome.APPLIED, "observed": observed}
-            else:
-                update = {"outcome": ChannelOutcome.UNKNOWN, "observed": observed, "error": MISMATCH}
+                update |= {
+                    "outcome": ChannelOutcome.FAILED,
+                    "error": GONE + " (closed before it was restored)",
+                }
+            elif where == OTHER:
+                update |= {"outcome": ChannelOutcome.FAILED, "error": MISMATCH}
+            elif where == BACKUP:
+                never_written = entry.outcome is ChannelOutcome.UNKNOWN and entry.restore_attempts == 0
+                if never_written and not self._settled(entry, now):
+                    continue  # its first write may still land
+                outcome = ChannelOutcome.NOT_APPLIED if never_written else ChannelOutcome.RESTORED
+                update |= {"outcome": outcome, "error": None}
+            else:  # at the target: a restore is needed (once a lost restore could no longer land)
+                update |= {"outcome": ChannelOutcome.APPLIED}
+                ready = entry.outcome is ChannelOutcome.APPLIED or self._settled(entry, now)
+                if ready and entry.restore_attempts < self.settings.max_restores:
+                    restore.append(entry)
             updated = entry.model_copy(update=update)
             if updated != entry:
                 changes.append((entry, updated))
-            if entry.restore_attempts < self.settings.max_restores:
-                restore.append(updated)
         return changes, restore
+
+    def _moving(self, entry: JournalEntry) -> tuple[str, ...]:
+        """The writable fields this batch changes on the channel (target differs from backup)."""
+        return tuple(
+            name
+            for name in self.client.capabilities.writable_fields()
+            if getattr(entry.target, name) != getattr(entry.before, name)
+        )
+
+    def _where(self, entry: JournalEntry, observed: ChannelPolicy | None) -> str:
+        """Whether the read-back shows the target, the backup or something else, on the moved fields."""
+        if observed is None:
+            return OTHER
+        fields = self._moving(entry)
+        if all(getattr(observed, name) == getattr(entry.target, name) for name in fields):
+            return TARGET
+        if all(getattr(observed, name) == getattr(entry.before, name) for name in fields):
+            return BACKUP
+        return OTHER
+
+    def _settled(self, entry: JournalEntry, now: datetime) -> bool:
+        """Whether a request of this entry still in flight could no longer land."""
+        return (
+            entry.sent_at is None or (now - entry.sent_at).total_seconds() >= self.settings.unknown_settle_s
+        )
 
     async def _read(self, entries: Sequence[JournalEntry]) -> dict[str, PolicyReading] | None:
         """Bulk read-back; None when the node does not answer (the outcomes stay open)."""
@@ -429,14 +496,3 @@ class TransactionDriver:
     @staticmethod
     def _current(entries: list[JournalEntry], wanted: JournalEntry) -> JournalEntry:
         return next(entry for entry in entries if entry.id == wanted.id)
-
-
-async def drive_safely(
-    driver: TransactionDriver, transaction: TransactionRecord, *, resume: bool
-) -> TransactionRecord:
-    """Drive, turning a lost compare-and-set (someone else drives it) into a log line, not an error."""
-    try:
-        return await driver.drive(transaction, resume=resume)
-    except ConflictError as exc:
-        log.warning("transaction %s is driven by another process: %s", transaction.id, exc.message)
-        return transaction

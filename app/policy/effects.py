@@ -23,7 +23,8 @@ APPLY_STATUS = {
     ChannelOutcome.FAILED: DecisionStatus.FAILED,
     ChannelOutcome.RESTORED: DecisionStatus.ROLLED_BACK,
 }
-WAITING = frozenset({DecisionStatus.APPROVED, DecisionStatus.NEEDS_APPROVAL})
+# A decision superseded while its write was still unresolved may already be expired: the write's truth wins.
+WAITING = frozenset({DecisionStatus.APPROVED, DecisionStatus.NEEDS_APPROVAL, DecisionStatus.EXPIRED})
 
 
 def writes_made(entries: list[JournalEntry]) -> int:
@@ -35,11 +36,15 @@ def writes_made(entries: list[JournalEntry]) -> int:
 
 
 def final_policy(entry: JournalEntry) -> ChannelPolicy | None:
-    """The policy the channel is proven to have after the transaction (None when it is not proven)."""
+    """What the service itself left the channel at (None while unproven).
+
+    Not the read-back: a field someone else changed meanwhile must still look changed to the next sync,
+    which records it as an external change.
+    """
     if entry.outcome is ChannelOutcome.APPLIED:
-        return entry.observed or entry.target
+        return entry.target
     if entry.outcome in (ChannelOutcome.NOT_APPLIED, ChannelOutcome.FAILED, ChannelOutcome.RESTORED):
-        return entry.observed or entry.before
+        return entry.before
     return None
 
 
@@ -81,9 +86,9 @@ class TransactionEffects:
         records = []
         for entry in entries:
             if entry.outcome is ChannelOutcome.APPLIED:
-                policy, suffix = entry.observed or entry.target, "applied"
+                policy, suffix = entry.target, "applied"
             elif entry.outcome is ChannelOutcome.RESTORED:
-                policy, suffix = entry.observed or entry.before, "restored"
+                policy, suffix = entry.before, "restored"
             else:
                 continue
             records.append(

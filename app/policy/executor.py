@@ -51,12 +51,17 @@ class Proposal:
 
 @dataclass(frozen=True)
 class Restoration:
-    """A channel to put back to `policy` (only while the node still has `only_if`, when given)."""
+    """A channel to put back to `policy` on `fields` (None: every writable one).
+
+    With `only_if`, only while the node still has those fields as the service left them: a change
+    someone else made since is theirs.
+    """
 
     channel: ChannelRef
     policy: ChannelPolicy
     only_if: ChannelPolicy | None = None
     decision_id: str | None = None
+    fields: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -93,7 +98,7 @@ class Executor:
     ) -> BatchReport:
         """Gate (b) on a fresh read, reserve the budget, journal and drive the writes that pass."""
         report = BatchReport(transaction=None)
-        busy = await self.storage.journal.open_channels(intent.tenant_id, intent.node_id)
+        busy = await busy_channels(self.storage, intent.tenant_id, intent.node_id)
         for proposal in proposals:
             if proposal.channel.chan_id in busy:
                 report.refused[proposal.channel.chan_id] = _unresolved(proposal.channel.chan_id)
@@ -154,7 +159,7 @@ class Executor:
         changed outside the service since our write is left as its owner set it.
         """
         report = BatchReport(transaction=None)
-        busy = await self.storage.journal.open_channels(intent.tenant_id, intent.node_id)
+        busy = await busy_channels(self.storage, intent.tenant_id, intent.node_id)
         report.skipped = {
             item.channel.chan_id: UNRESOLVED for item in restorations if item.channel.chan_id in busy
         }
@@ -174,12 +179,15 @@ class Executor:
             if chan_id in self.limits.pinned_channels:
                 report.skipped[chan_id] = "pinned: its policy is never changed by the service"
                 continue
-            target = restore_target(item.policy, reading.policy, capabilities)
+            target = restore_target(item.policy, reading.policy, capabilities, item.fields)
             if capabilities.policy_matches(reading.policy, target):
                 report.skipped[chan_id] = "already at that policy"
                 continue
-            if item.only_if is not None and not capabilities.policy_matches(reading.policy, item.only_if):
-                report.skipped[chan_id] = "changed outside the service since; left as its owner set it"
+            fields = item.fields or capabilities.writable_fields()
+            if item.only_if is not None and any(
+                getattr(reading.policy, name) != getattr(item.only_if, name) for name in fields
+            ):
+                report.skipped[chan_id] = "changed since the service wrote it; left as it is now"
                 continue
             entries.append(
                 self._entry(intent, transaction_id, item.channel, readings, target, item.decision_id)
@@ -211,7 +219,13 @@ class Executor:
             rolls_back=intent.rolls_back,
             budget_slots=slots,
         )
-        await self.storage.transactions.add(transaction)
+        try:
+            await self.storage.transactions.add(transaction)
+        except BaseException:
+            # Not journaled, so nothing will ever settle its slots: hand them back now.
+            await self.storage.budgets.settle(intent.tenant_id, intent.node_id, transaction_id, 0)
+            raise
+        # From here recovery owns it: a batch whose entries were not all stored is abandoned and settled.
         await self.storage.journal.add_many(entries)
         return await self.driver.drive(transaction)
 
@@ -238,9 +252,15 @@ class Executor:
 
 
 UNRESOLVED = (
-    "an earlier write to this channel is not proven applied or not yet; recovery reads it back first, "
-    "and a second write now could be undone by that recovery"
+    "an earlier batch that writes this channel has not finished; a second write now could be undone by "
+    "that batch's recovery, so the channel waits until it has"
 )
+
+
+async def busy_channels(storage: Storage, tenant_id: str, node_id: str) -> set[str]:
+    """Channels of the node's unfinished batches (any outcome): none may be written until they finish."""
+    unfinished = await storage.transactions.unfinished(tenant_id=tenant_id, node_id=node_id)
+    return await storage.journal.channels_of(tenant_id, [transaction.id for transaction in unfinished])
 
 
 def _unresolved(chan_id: str) -> ValidationResult:

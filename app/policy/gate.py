@@ -166,10 +166,15 @@ def check_writes(
 
 
 def restore_target(
-    backup: ChannelPolicy, fresh: ChannelPolicy, capabilities: NodeCapabilities
+    backup: ChannelPolicy,
+    fresh: ChannelPolicy,
+    capabilities: NodeCapabilities,
+    fields: Sequence[str] | None = None,
 ) -> ChannelPolicy:
-    """The policy that puts a channel back to `backup`: its writable fields, the rest as the node has them."""
-    return fresh.model_copy(update={name: getattr(backup, name) for name in capabilities.writable_fields()})
+    """`fresh` with `fields` (default: every writable one) put back to `backup`; the rest as the node has them."""
+    writable = capabilities.writable_fields()
+    chosen = writable if fields is None else tuple(name for name in fields if name in writable)
+    return fresh.model_copy(update={name: getattr(backup, name) for name in chosen})
 
 
 def _refused(decision: Decision, code: IssueCode, message: str) -> WriteCheck:

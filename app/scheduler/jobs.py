@@ -32,7 +32,9 @@ def background_jobs(runtime: ServiceRuntime) -> dict[str, Job]:
         "recovery": partial(
             every, "recovery", settings.recovery_interval_s, RecoveryService(runtime).run_once, run_first=True
         ),
-        "health-watch": partial(every, "health-watch", settings.rollback_check_interval_s, watch.check_once),
+        "rollback-watch": partial(
+            every, "rollback-watch", settings.rollback_check_interval_s, watch.check_once
+        ),
         "backups": partial(
             every, "backups", settings.maintenance_interval_s, BackupMaintenance(runtime).run_once
         ),

@@ -52,12 +52,12 @@ class CycleService:
         explicit mode the stage does not allow is refused (409 mode_not_allowed).
         """
         storage = self.runtime.storage
-        rollout = await self.rollouts.state(node)
         settings = parse_node_settings(node.settings, self.runtime.profiles, self.runtime.settings.profile)
-        if mode is None:
-            mode = effective_mode(rollout, settings.mode)
-        require_mode(rollout, mode)
         async with self.runtime.locks.hold(node.tenant_id, node.id, "optimize") as lock:
+            rollout = await self.rollouts.state(node)  # read under the lease: a demotion may just have run
+            if mode is None:
+                mode = effective_mode(rollout, settings.mode)
+            require_mode(rollout, mode)
             observation = await self._observe(node, actor)
             records = [
                 DecisionRecord.from_decision(
@@ -255,9 +255,9 @@ class CycleService:
             await self.execution.audit_review(updated, approve=True, actor=actor)
             return updated
         node = await storage.nodes.get(tenant_id, record.node_id)
-        rollout = await self.rollouts.state(node)
-        require_mode(rollout, record.mode)
         async with runtime.locks.hold(tenant_id, node.id, "approve") as lock:
+            rollout = await self.rollouts.state(node)
+            require_mode(rollout, record.mode)
             approved = await storage.decisions.set_status(
                 tenant_id, decision_id, record.status, DecisionStatus.APPROVED, actor
             )

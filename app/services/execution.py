@@ -95,7 +95,10 @@ class ExecutionService:
             capacity = {e.channel.chan_id: e.channel.capacity_sat for e in observation.report.evaluations}
             # Picked among every writing proposal, so a node that needs manual approval gets a canary too.
             candidates = [(r.chan_id, revenue.get(r.chan_id, 0), capacity.get(r.chan_id, 0)) for r in writing]
-            canary = await self.rollouts.canary_set(node, rollout, settings.canary_channels, candidates)
+            existing = set(capacity)
+            canary = await self.rollouts.canary_set(
+                node, rollout, settings.canary_channels, candidates, existing
+            )
             outside = [r for r in writing if r.chan_id not in canary]
             writing = [r for r in writing if r.chan_id in canary]
         approved = [r for r in writing if r.status is DecisionStatus.APPROVED]
@@ -125,13 +128,13 @@ class ExecutionService:
         require_mode(rollout, record.mode)
         settings = parse_node_settings(node.settings, runtime.profiles, runtime.settings.profile)
         profile = settings.effective_profile(runtime.profiles, runtime.settings.profile)
-        if record.mode is ExecutionMode.CANARY and record.chan_id not in set(rollout.canary_channels) | set(
-            settings.canary_channels
-        ):
+        size = rollout.stage.canary_size
+        canary = list(settings.canary_channels)[:size] or rollout.canary_channels[:size]
+        if record.mode is ExecutionMode.CANARY and record.chan_id not in canary:
             raise InvalidInputError(
-                f"channel {record.chan_id} is not a canary channel of node {node.id}; canary mode writes only "
-                f"{', '.join(rollout.canary_channels) or 'its canary channels'}",
-                {"chan_id": record.chan_id},
+                f"channel {record.chan_id} is not a canary channel of node {node.id} at stage "
+                f"{rollout.stage.value}; canary mode writes only {', '.join(canary) or 'its canary channels'}",
+                {"chan_id": record.chan_id, "canary_channels": canary},
             )
         snapshot = await runtime.storage.channels.latest(node.tenant_id, node.id, record.chan_id)
         if snapshot is None:

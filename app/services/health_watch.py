@@ -21,6 +21,7 @@ from app.policy.rollout import FlowComparison
 from app.services.actors import HEALTH_ACTOR
 from app.services.alerts import Alert
 from app.services.fleet import every_node
+from app.services.locks import NodeBusyError
 from app.services.rollbacks import RollbackService
 from app.services.rollout import RolloutService
 from app.services.runtime import ServiceRuntime
@@ -79,8 +80,15 @@ class HealthWatch:
             why = "automatic rollback: " + "; ".join(reasons)
             try:
                 summary = await self.rollbacks.rollback_transaction(node, transaction.id, HEALTH_ACTOR, why)
-            except ConflictError as exc:
-                log.info("automatic rollback of %s not needed: %s", transaction.id, exc.message)
+            except NodeBusyError:
+                log.info("automatic rollback of %s waits: the node is busy; next check", transaction.id)
+                continue
+            except ConflictError as exc:  # nothing of it is applied any more
+                summary = {"transaction_id": None, "skipped": {"*": exc.message}}
+            if summary["transaction_id"] is None:
+                # Every channel was already back, changed since, or gone: nothing to undo, stop watching it.
+                log.info("automatic rollback of %s not needed: %s", transaction.id, summary["skipped"])
+                await runtime.storage.transactions.update(transaction, now, watch_done=True)
                 continue
             rolled.append(str(summary["transaction_id"]))
             reasons_seen.append(
@@ -124,6 +132,7 @@ class HealthWatch:
             and t.state is TransactionState.COMMITTED
             and t.mode in (ExecutionMode.LIVE, ExecutionMode.CANARY)
             and not t.rolled_back_by
+            and not t.watch_done
         ]
 
     async def evidence(

@@ -16,6 +16,7 @@ from app.domain.capabilities import NodeCapabilities
 from app.domain.channel import Channel
 from app.domain.forwarding import PolicyChange
 from app.domain.policy import PolicySource
+from app.policy.executor import busy_channels
 from app.policy.gate import ChangeHistory
 from app.policy.limits import SafetyLimits
 from app.storage.database import Storage
@@ -52,11 +53,11 @@ class PolicyHistoryService:
     ) -> list[ExternalChange]:
         """Compare the channels' policies with the known ones; record first sightings and external changes.
 
-        Channels with a write still unresolved in a transaction are skipped: their next policy is ours
-        or the backup's, and recovery will say which.
+        Channels of a batch that has not finished (effects included) are skipped: their policy is ours
+        or the backup's, and the batch will say which.
         """
         storage = self.storage
-        busy = await storage.journal.open_channels(node.tenant_id, node.id)
+        busy = await busy_channels(storage, node.tenant_id, node.id)
         state = await storage.policy_states.load(node.tenant_id, node.id)
         now_s = int(now.timestamp())
         records: list[PolicyRecord] = []

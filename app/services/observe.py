@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from app.cache.keys import CacheKey, cache_key
 from app.cache.ttl import TtlClass
@@ -76,7 +76,7 @@ class ObserveService:
         """
         runtime = self.runtime
         started = time.perf_counter()
-        now = datetime.now(UTC)
+        now = runtime.clock()
         settings = parse_node_settings(node.settings, runtime.profiles, runtime.settings.profile)
         profile = settings.effective_profile(runtime.profiles, runtime.settings.profile)
         client = await runtime.clients.get(node, actor)

@@ -51,6 +51,9 @@ class RecoveryService:
             except DomainError as exc:
                 report.failed[transaction.id] = exc.message
                 log.warning("recovery of transaction %s failed: %s", transaction.id, exc.message)
+            except Exception as exc:  # a bug in one transaction must not keep every other one unrecovered
+                report.failed[transaction.id] = f"internal error ({type(exc).__name__})"
+                log.exception("recovery of transaction %s failed unexpectedly", transaction.id)
         if report.finished or report.failed:
             log.info(
                 "recovery: %d finished, %d still open, %d busy, %d failed",

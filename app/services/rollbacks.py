@@ -13,16 +13,23 @@ from typing import Any
 
 from app.domain.channel import ChannelRef
 from app.domain.execution import ChannelOutcome, TransactionKind
+from app.domain.policy import ChannelPolicy
 from app.errors import ConflictError, InvalidInputError
 from app.policy.backups import checksum_ok
 from app.policy.executor import BatchIntent, Restoration
 from app.services.execution import make_executor, transaction_summary
 from app.services.node_settings import parse_node_settings
 from app.services.runtime import ServiceRuntime
-from app.storage.execution_records import TransactionRecord
+from app.storage.execution_records import JournalEntry
 from app.storage.records import NodeRecord
 
 CHANGED = (ChannelOutcome.APPLIED, ChannelOutcome.RESTORED)
+POLICY_FIELDS = tuple(name for name in ChannelPolicy.model_fields if name != "disabled")  # not a policy write
+
+
+def moved(before: ChannelPolicy, after: ChannelPolicy) -> tuple[str, ...]:
+    """The fields in which two policies differ (what a rollback has to put back)."""
+    return tuple(name for name in POLICY_FIELDS if getattr(before, name) != getattr(after, name))
 
 
 class RollbackService:
@@ -74,6 +81,7 @@ class RollbackService:
                 policy=entry.before,
                 only_if=entry.target,
                 decision_id=entry.decision_id,
+                fields=moved(entry.before, entry.target),
             )
             for entry in chosen
         ]
@@ -106,7 +114,8 @@ class RollbackService:
         """Undo every change the service made to the node after `moment` (changes made by others stay).
 
         Each channel goes back to the policy it had just before the first transaction after `moment`
-        that changed it: that transaction read it fresh from the node and kept it as its backup.
+        that changed it (that transaction read it fresh and kept it as its backup), on the fields the
+        service changed since, and only while the node still has them as the service last left them.
         """
         storage = self.runtime.storage
         transactions = await storage.transactions.since(node.tenant_id, node.id, moment)
@@ -117,22 +126,35 @@ class RollbackService:
                 "recovery finishes them first",
                 {"transaction_ids": running},
             )
-        earliest: dict[str, Restoration] = {}
+        # Per channel: its policy at `moment` (the backup of the first later batch that changed it) and
+        # what the service last left it at; only the fields between the two are put back.
+        first: dict[str, JournalEntry] = {}
+        last: dict[str, ChannelPolicy] = {}
         for transaction in transactions:
             for entry in await storage.journal.for_transaction(node.tenant_id, transaction.id):
-                if entry.outcome in CHANGED and entry.chan_id not in earliest:
-                    earliest[entry.chan_id] = Restoration(
-                        channel=ChannelRef(chan_id=entry.chan_id, channel_point=entry.channel_point),
-                        policy=entry.before,
+                if entry.outcome in CHANGED:
+                    first.setdefault(entry.chan_id, entry)
+                    last[entry.chan_id] = (
+                        entry.target if entry.outcome is ChannelOutcome.APPLIED else entry.before
                     )
-        if not earliest:
+        restorations = [
+            Restoration(
+                channel=ChannelRef(chan_id=chan_id, channel_point=entry.channel_point),
+                policy=entry.before,
+                only_if=last[chan_id],
+                fields=moved(entry.before, last[chan_id]),
+            )
+            for chan_id, entry in sorted(first.items())
+            if moved(entry.before, last[chan_id])
+        ]
+        if not restorations:
             raise ConflictError(
                 f"the service changed no channel of node {node.id} after {moment.isoformat()}; nothing to restore"
             )
         intent = self._intent(
             node, actor, TransactionKind.RESTORE, reason or f"restore to {moment.isoformat()}"
         )
-        return await self._run(node, intent, list(earliest.values()))
+        return await self._run(node, intent, restorations)
 
     async def _run(
         self, node: NodeRecord, intent: BatchIntent, restorations: list[Restoration]
@@ -157,8 +179,3 @@ class RollbackService:
             reason=reason or f"{kind.value} of {rolls_back}",
             rolls_back=rolls_back,
         )
-
-
-def rolled_back(transaction: TransactionRecord) -> bool:
-    """Whether a later rollback undid (part of) this transaction."""
-    return bool(transaction.rolled_back_by)

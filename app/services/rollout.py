@@ -209,20 +209,21 @@ class RolloutService:
         record: RolloutRecord,
         named: Sequence[str],
         candidates: Sequence[tuple[str, int, int]],
+        existing: set[str],
     ) -> list[str]:
         """The channels a canary run may write: the operator's named ones, else the lowest-risk ones picked.
 
-        `candidates` are (chan_id, fee revenue msat in the window, capacity sat) of channels with an approved
-        write this cycle; the picked set is kept in the rollout record, so it stays the same across cycles.
+        `candidates` are (chan_id, fee revenue msat in the window, capacity sat) of channels with a writing
+        proposal this cycle. Picked channels are kept in the rollout record and stay the canary while the
+        node still has them (a canary in its cooldown simply writes nothing that cycle); only empty places
+        are filled, lowest revenue first, then smallest.
         """
-        size = record.stage.canary_size or len(candidates)
+        size = record.stage.canary_size
         if named:
             return list(named)[:size]
-        kept = [chan_id for chan_id in record.canary_channels if chan_id in {c[0] for c in candidates}]
-        if len(kept) >= size:
-            return kept[:size]
-        ranked = sorted(candidates, key=lambda c: (c[1], c[2], c[0]))
-        chosen = kept + [c[0] for c in ranked if c[0] not in kept][: size - len(kept)]
+        kept = [chan_id for chan_id in record.canary_channels if chan_id in existing][:size]
+        ranked = sorted((c for c in candidates if c[0] not in kept), key=lambda c: (c[1], c[2], c[0]))
+        chosen = kept + [c[0] for c in ranked][: size - len(kept)]
         if chosen != record.canary_channels:
             await self.storage.rollouts.change(
                 node.tenant_id, node.id, lambda r: r.model_copy(update={"canary_channels": chosen})
@@ -267,8 +268,8 @@ class RolloutService:
         for transaction in transactions:
             if transaction.kind is TransactionKind.ROLLBACK and transaction.actor == HEALTH_ACTOR:
                 rollbacks += 1
-            if transaction.kind is not TransactionKind.APPLY:
-                continue
+            if transaction.kind is not TransactionKind.APPLY or not transaction.state.terminal:
+                continue  # a batch still resolving its outcomes is judged once it has
             for entry in await self.storage.journal.for_transaction(node.tenant_id, transaction.id):
                 if not entry.attempts:
                     continue

@@ -42,6 +42,7 @@ class TransactionRecord(DomainModel):
     counts: dict[str, int] = Field(default_factory=dict, description="channels by outcome, last recorded")
     notes: list[str] = Field(default_factory=list, description="why it compensated, what recovery did")
     effects_done: bool = False  # history, decisions, budget and audit written after the terminal state
+    watch_done: bool = False  # the health watch has judged it for good (rolled back, or nothing left to undo)
     recovery_passes: int = Field(default=0, ge=0)
 
 

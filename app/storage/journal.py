@@ -15,8 +15,6 @@ from app.storage.execution_records import JournalEntry
 from app.storage.fields import utc_now
 from app.storage.transactions import IllegalTransitionError
 
-OPEN_OUTCOMES = [ChannelOutcome.PENDING.value, ChannelOutcome.SENT.value, ChannelOutcome.UNKNOWN.value]
-
 
 def _entry(document: Document) -> JournalEntry:
     return from_document(JournalEntry, document)
@@ -76,9 +74,11 @@ class JournalRepository(Repository):
         return written
 
     @translate_errors
-    async def open_channels(self, tenant_id: str, node_id: str) -> set[str]:
-        """Channels of the node whose latest write is not settled yet (pending, sent or unknown)."""
-        query = scoped(tenant_id, node_id=node_id)
-        query["outcome"] = {"$in": OPEN_OUTCOMES}
+    async def channels_of(self, tenant_id: str, transaction_ids: Sequence[str]) -> set[str]:
+        """Every channel of the given transactions."""
+        if not transaction_ids:
+            return set()
+        query = scoped(tenant_id)
+        query["transaction_id"] = {"$in": list(transaction_ids)}
         documents = await self._collection.find(query, {"chan_id": 1}).to_list()
         return {str(document["chan_id"]) for document in documents}

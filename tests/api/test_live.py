@@ -177,6 +177,9 @@ async def test_a_node_rolled_back_to_a_backup_holds_exactly_that_backup(service:
         listed = await ok(await api.get(f"/api/v1/nodes/{node_id}/backups", params={"kind": "batch"}))
         assert len(listed["items"]) == 4  # one per batch: canary(1), canary(5), live, and the restore
         assert all(len(item["checksum"]) == 64 for item in listed["items"])
+        for moment in ("1970-01-01T00:30:00+01:00", "9999-12-31T23:00:00-05:00", "2026-11-30T12:00:00"):
+            odd = await api.post(f"/api/v1/nodes/{node_id}/rollback", json={"to": moment})
+            assert odd.status_code == 422, (moment, dump(odd))
         bad = await api.post(
             f"/api/v1/nodes/{node_id}/rollback",
             json={"backup_id": backup["id"], "to": "2026-01-01T00:00:00Z"},

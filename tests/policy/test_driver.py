@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -173,7 +174,7 @@ class InterferingTransport(httpx.AsyncBaseTransport):
         return response
 
 
-async def test_a_channel_found_neither_at_backup_nor_target_rolls_the_whole_batch_back(env: ExecutionEnv):
+async def test_another_writer_on_a_channel_is_left_alone_and_the_batch_backs_out_the_rest(env: ExecutionEnv):
     channels = env.writable(3, random.Random(7))
     meddled = channels[0].chan_id
     writes = 0
@@ -192,11 +193,37 @@ async def test_a_channel_found_neither_at_backup_nor_target_rolls_the_whole_batc
     report = await env.executor().apply(env.intent(), proposals, no_history())
     transaction = report.transaction
     assert transaction is not None and transaction.state is TransactionState.ROLLED_BACK
-    assert MISMATCH in transaction.notes[0]
+    assert MISMATCH in transaction.notes[0] and meddled in transaction.notes[0]
     entries = {e.chan_id: e for e in await env.entries(transaction)}
+    theirs = entries.pop(meddled)
+    assert (
+        theirs.outcome is ChannelOutcome.FAILED and theirs.error == MISMATCH and theirs.restore_attempts == 0
+    )
+    assert env.on_node(meddled).fee_rate_ppm == 4_321  # never fought
     assert {e.outcome for e in entries.values()} == {ChannelOutcome.RESTORED}
     assert all(e.restore_attempts == 1 for e in entries.values())
     env.check_against_journal(list(entries.values()))
+    await env.client.aclose()
+
+
+async def test_a_field_someone_else_changed_meanwhile_is_kept_and_the_write_still_counts(env: ExecutionEnv):
+    [channel] = env.writable(1, random.Random(13))
+
+    async def operator_changes_the_time_lock() -> None:
+        live = env.handle.node.channels[channel.chan_id]
+        env.handle.node.set_policy(
+            live, live.policy.__class__(**{**live.policy.__dict__, "time_lock_delta": 99})
+        )
+
+    env.use_transport(InterferingTransport(operator_changes_the_time_lock))
+    report = await env.executor().apply(
+        env.intent(), [fee_proposal(channel, random.Random(13))], no_history()
+    )
+    assert report.transaction is not None and report.transaction.state is TransactionState.COMMITTED
+    [entry] = await env.entries(report.transaction)
+    assert entry.outcome is ChannelOutcome.APPLIED  # judged on the fee it moved
+    held = env.on_node(channel.chan_id)
+    assert held.fee_rate_ppm == entry.target.fee_rate_ppm and held.time_lock_delta == 99  # theirs, kept
     await env.client.aclose()
 
 
@@ -229,9 +256,9 @@ async def test_restores_the_node_refuses_end_the_batch_partial_with_each_channel
     assert kept.outcome is ChannelOutcome.APPLIED and kept.restore_attempts == 2
     assert env.on_node(kept.chan_id).fee_rate_ppm == kept.target.fee_rate_ppm
     other = entries[meddled]
-    assert other.outcome is ChannelOutcome.UNKNOWN and other.error == MISMATCH
+    assert other.outcome is ChannelOutcome.FAILED and other.error == MISMATCH
     assert env.on_node(meddled).fee_rate_ppm == 4_321  # as the other writer left it
-    assert "could not be restored after 2 tries" in transaction.notes[-1]
+    assert "refused every restore (2 tries)" in transaction.notes[-1]
     await env.client.aclose()
 
 
@@ -307,3 +334,25 @@ async def test_a_chunk_with_mixed_answers_is_read_back_whole_and_commits_at_once
     outcomes = {e.outcome for e in entries}
     assert ChannelOutcome.FAILED in outcomes and ChannelOutcome.APPLIED in outcomes
     env.check_against_journal(entries)
+
+
+async def test_the_settle_time_of_an_unanswered_write_counts_from_its_failure_not_from_its_chunk(
+    env: ExecutionEnv,
+):
+    ticks = env.clock.now
+
+    def ticking() -> datetime:  # every reading of the clock is a second later than the one before
+        nonlocal ticks
+        ticks += timedelta(seconds=1)
+        return ticks
+
+    env.clock = ticking  # type: ignore[assignment]
+    env.handle.set_faults(FaultPlan(seed=14, paths=("/v1/chanpolicy",), timeout_rate=1.0, hang_s=2.0))
+    proposals = [fee_proposal(c, random.Random(14)) for c in env.writable(3, random.Random(14))]
+    settings = DriverSettings(write_concurrency=1, chunk_size=3, unknown_settle_s=3600)
+    report = await env.executor(settings=settings).apply(env.intent(), proposals, no_history())
+    assert report.transaction is not None and report.transaction.state is TransactionState.APPLYING
+    entries = await env.entries(report.transaction)
+    failures = sorted(e.sent_at for e in entries if e.sent_at is not None)
+    assert len(set(failures)) == 3  # one failure time each, not the chunk's single mark
+    assert all(e.outcome is ChannelOutcome.UNKNOWN for e in entries)

@@ -157,7 +157,7 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
             storage.transactions.advance(foreign, TransactionState.BACKED_UP)
         ),
         "JournalRepository.for_transaction": lambda: empty(storage.journal.for_transaction(b, batch.id)),
-        "JournalRepository.open_channels": lambda: empty(storage.journal.open_channels(b, node.id)),
+        "JournalRepository.channels_of": lambda: empty(storage.journal.channels_of(b, [batch.id])),
         "BackupRepository.get": lambda: missing(storage.backups.get(b, saved.id)),
         "BackupRepository.latest": lambda: empty(storage.backups.latest(b, node.id)),
         "BackupRepository.list": lambda: empty(storage.backups.list(b, node.id)),

@@ -19,7 +19,6 @@ from app.errors import ConflictError
 from app.storage.base import CollectionName
 from app.storage.database import Storage, connect, open_storage
 from app.storage.execution_records import JournalEntry, TransactionRecord
-from app.storage.journal import OPEN_OUTCOMES
 from app.storage.transactions import IllegalTransitionError
 from tests.storage.builders import journal_entry, transaction
 from tests.storage.conftest import database_name, storage_settings
@@ -28,7 +27,6 @@ T = TypeVar("T")
 TENANTS = ("t1", "t2")
 NODE = "n1"
 FIRST_CHANNEL = 800_000_000_000_000_001
-OPEN = frozenset(ChannelOutcome(value) for value in OPEN_OUTCOMES)
 # Across every example of the run: proves the machine took each path, not just that no step failed.
 STATS: Counter[str] = Counter()
 # The session's server (the `mongo_url` fixture), handed to machines that pytest does not build.
@@ -418,16 +416,13 @@ class TransactionMachine(RuleBasedStateMachine):
             }
 
     @invariant()
-    def open_channels_are_exact(self):
-        """The node's open channels are those with a pending, sent or unknown entry."""
+    def channels_of_transactions_are_exact(self):
+        """The channels of a tenant's transactions are exactly those journaled for them, nobody else's."""
         for tenant_id in TENANTS:
-            found = self.run(self.storage.journal.open_channels(tenant_id, NODE))
+            mine = [key for key, expected in self.model.items() if expected.tenant_id == tenant_id]
+            found = self.run(self.storage.journal.channels_of(tenant_id, list(self.model)))
             assert found == {
-                key.rsplit(".", 1)[1]
-                for expected in self.model.values()
-                if expected.tenant_id == tenant_id
-                for key, (outcome, _) in expected.entries.items()
-                if outcome in OPEN
+                entry_id.rsplit(".", 1)[1] for key in mine for entry_id in self.model[key].entries
             }
 
 
