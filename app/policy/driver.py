@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 from app.clock import Clock
@@ -32,6 +31,7 @@ from app.errors import UpstreamError
 from app.nodes.base import NodeClient
 from app.policy.backups import make_backup
 from app.policy.gate import restore_target
+from app.policy.readback import MISMATCH, ReadbackJudge
 from app.storage.backups import BackupRepository
 from app.storage.execution_records import (
     BackupEntry,
@@ -44,13 +44,9 @@ from app.storage.journal import JournalRepository
 from app.storage.transactions import TransactionRepository
 
 log = logging.getLogger(__name__)
-MISMATCH = "changed on the node by someone else while the service wrote it; left as they set it"
-GONE = "the node no longer has this channel"
 NOT_SENT = "not sent: the batch was interrupted before this channel's turn"
-ACCEPTED_NOT_APPLIED = "the node accepted the update but the read-back still shows the backup"
 STALE_PLAN = "interrupted before any write; not resumed, because its decisions are no longer fresh"
 LEASE_LOST = "the node's lease was lost; the rest is left to whoever holds it (recovery)"
-TARGET, BACKUP, OTHER = "target", "backup", "other"
 
 
 @dataclass(frozen=True)
@@ -99,6 +95,10 @@ class TransactionDriver:
         self.effects = effects
         self.keep_going = keep_going
         self._limit = asyncio.Semaphore(self.settings.write_concurrency)
+        settings = self.settings
+        self.readback = ReadbackJudge(
+            client.capabilities, settings.max_sends, settings.max_restores, settings.unknown_settle_s
+        )
 
     async def drive(self, transaction: TransactionRecord, *, resume: bool = False) -> TransactionRecord:
         """Advance until terminal, or until only unknown outcomes are left (recovery resolves them later).
@@ -131,18 +131,9 @@ class TransactionDriver:
             return await self._advance(transaction, TransactionState.COMPENSATING, entries, note)
         if resume:
             return await self._advance(transaction, TransactionState.COMPENSATING, entries, STALE_PLAN)
-        policies = {
-            entry.chan_id: BackupEntry(channel_point=entry.channel_point, policy=entry.before)
-            for entry in entries
-        }
-        backup = make_backup(
-            transaction.tenant_id,
-            transaction.node_id,
-            BackupKind.BATCH,
-            policies,
-            self.clock(),
-            transaction.id,
-        )
+        policies = {e.chan_id: BackupEntry(channel_point=e.channel_point, policy=e.before) for e in entries}
+        owner = (transaction.tenant_id, transaction.node_id)
+        backup = make_backup(*owner, BackupKind.BATCH, policies, self.clock(), transaction.id)
         await self.journal.backups.add(backup)
         return await self.journal.transactions.advance(
             transaction, TransactionState.BACKED_UP, self.clock(), backup_id=backup.id
@@ -181,7 +172,7 @@ class TransactionDriver:
             readings = await self._read(waiting)
             if readings is None:
                 break  # the node does not answer: recovery tries again
-            changes, restore = self._judge_restores(waiting, readings)
+            changes, restore = self.readback.judge_restores(waiting, readings, self.clock())
             entries = self._merge(entries, await self.journal.entries.record(changes))
             if not restore or not await self._may_write():
                 break
@@ -224,22 +215,9 @@ class TransactionDriver:
 
     async def _send_targets(self, chunk: Sequence[JournalEntry]) -> list[JournalEntry]:
         """Mark the chunk sent (write-ahead), send each target, record what each send answered."""
-        now = self.clock()
+        sent = {"outcome": ChannelOutcome.SENT, "sent_at": self.clock(), "refusal": None}
         marked = await self.journal.entries.record(
-            [
-                (
-                    entry,
-                    entry.model_copy(
-                        update={
-                            "outcome": ChannelOutcome.SENT,
-                            "attempts": entry.attempts + 1,
-                            "sent_at": now,
-                            "refusal": None,
-                        }
-                    ),
-                )
-                for entry in chunk
-            ]
+            [(entry, entry.model_copy(update={**sent, "attempts": entry.attempts + 1})) for entry in chunk]
         )
         answers = await self._send_all([(entry, entry.target, entry.before) for entry in marked])
         return await self._record_answers(marked, answers)
@@ -310,7 +288,7 @@ class TransactionDriver:
 
     def _restoring(self, entry: JournalEntry, fresh: ChannelPolicy) -> ChannelPolicy:
         """The channel's policy now with only the fields this batch moved put back to the backup."""
-        return restore_target(entry.before, fresh, self.client.capabilities, self._moving(entry))
+        return restore_target(entry.before, fresh, self.client.capabilities, self.readback.moving(entry))
 
     async def _record_answers(
         self, marked: Sequence[JournalEntry], answers: Sequence[JournalEntry]
@@ -356,7 +334,7 @@ class TransactionDriver:
                     if entry.outcome is ChannelOutcome.SENT
                 ]
                 return self._merge(entries, await self.journal.entries.record(lost))
-            changes, resend = self._judge_writes(waiting, readings, resume)
+            changes, resend = self.readback.judge_writes(waiting, readings, self.clock(), resume)
             entries = self._merge(entries, await self.journal.entries.record(changes))
             if not resend or not await self._may_write():
                 break
@@ -364,101 +342,6 @@ class TransactionDriver:
                 entries, await self._send_targets([self._current(entries, e) for e in resend])
             )
         return entries
-
-    def _judge_writes(
-        self, waiting: Iterable[JournalEntry], readings: dict[str, PolicyReading], resume: bool = False
-    ) -> tuple[list[tuple[JournalEntry, JournalEntry]], list[JournalEntry]]:
-        """Each channel's outcome from its read-back, and the ones to send again."""
-        now = self.clock()
-        changes: list[tuple[JournalEntry, JournalEntry]] = []
-        resend: list[JournalEntry] = []
-        for entry in waiting:
-            reading = readings.get(entry.chan_id)
-            observed = reading.policy if reading else None
-            update: dict[str, object] = {"observed": observed}
-            where = self._where(entry, observed)
-            if observed is None:
-                update |= {"outcome": ChannelOutcome.FAILED, "error": GONE}
-            elif where == TARGET:
-                update |= {"outcome": ChannelOutcome.APPLIED, "error": None}
-            elif where == OTHER:
-                update |= {"outcome": ChannelOutcome.FAILED, "error": MISMATCH}
-            elif entry.outcome is ChannelOutcome.SENT and entry.refusal is not None:
-                update |= {"outcome": ChannelOutcome.FAILED, "error": entry.refusal}
-            elif entry.outcome is ChannelOutcome.SENT and resume:
-                # Its answer died with the process that sent it: unknown from now, judged after the settle time.
-                update |= {"outcome": ChannelOutcome.UNKNOWN, "sent_at": now, "error": "its answer was lost"}
-            elif entry.outcome is ChannelOutcome.UNKNOWN:
-                if not self._settled(entry, now):
-                    continue  # a late send may still land: decide after the settle time
-                update |= {"outcome": ChannelOutcome.NOT_APPLIED}
-            elif entry.attempts < self.settings.max_sends:
-                resend.append(entry)  # the node said yes, yet nothing changed: send once more
-                continue
-            else:
-                update |= {"outcome": ChannelOutcome.NOT_APPLIED, "error": ACCEPTED_NOT_APPLIED}
-            changes.append((entry, entry.model_copy(update=update)))
-        return changes, resend
-
-    def _judge_restores(
-        self, waiting: Iterable[JournalEntry], readings: dict[str, PolicyReading]
-    ) -> tuple[list[tuple[JournalEntry, JournalEntry]], list[JournalEntry]]:
-        """While compensating: which channels are back at their backup, and which need a restore sent."""
-        now = self.clock()
-        changes: list[tuple[JournalEntry, JournalEntry]] = []
-        restore: list[JournalEntry] = []
-        for entry in waiting:
-            reading = readings.get(entry.chan_id)
-            observed = reading.policy if reading else None
-            where = self._where(entry, observed)
-            update: dict[str, object] = {"observed": observed}
-            if observed is None:
-                update |= {
-                    "outcome": ChannelOutcome.FAILED,
-                    "error": GONE + " (closed before it was restored)",
-                }
-            elif where == OTHER:
-                update |= {"outcome": ChannelOutcome.FAILED, "error": MISMATCH}
-            elif where == BACKUP:
-                never_written = entry.outcome is ChannelOutcome.UNKNOWN and entry.restore_attempts == 0
-                if never_written and not self._settled(entry, now):
-                    continue  # its first write may still land
-                outcome = ChannelOutcome.NOT_APPLIED if never_written else ChannelOutcome.RESTORED
-                update |= {"outcome": outcome, "error": None}
-            else:  # at the target: a restore is needed (once a lost restore could no longer land)
-                update |= {"outcome": ChannelOutcome.APPLIED}
-                ready = entry.outcome is ChannelOutcome.APPLIED or self._settled(entry, now)
-                if ready and entry.restore_attempts < self.settings.max_restores:
-                    restore.append(entry)
-            updated = entry.model_copy(update=update)
-            if updated != entry:
-                changes.append((entry, updated))
-        return changes, restore
-
-    def _moving(self, entry: JournalEntry) -> tuple[str, ...]:
-        """The writable fields this batch changes on the channel (target differs from backup)."""
-        return tuple(
-            name
-            for name in self.client.capabilities.writable_fields()
-            if getattr(entry.target, name) != getattr(entry.before, name)
-        )
-
-    def _where(self, entry: JournalEntry, observed: ChannelPolicy | None) -> str:
-        """Whether the read-back shows the target, the backup or something else, on the moved fields."""
-        if observed is None:
-            return OTHER
-        fields = self._moving(entry)
-        if all(getattr(observed, name) == getattr(entry.target, name) for name in fields):
-            return TARGET
-        if all(getattr(observed, name) == getattr(entry.before, name) for name in fields):
-            return BACKUP
-        return OTHER
-
-    def _settled(self, entry: JournalEntry, now: datetime) -> bool:
-        """Whether a request of this entry still in flight could no longer land."""
-        return (
-            entry.sent_at is None or (now - entry.sent_at).total_seconds() >= self.settings.unknown_settle_s
-        )
 
     async def _read(self, entries: Sequence[JournalEntry]) -> dict[str, PolicyReading] | None:
         """Bulk read-back; None when the node does not answer (the outcomes stay open)."""

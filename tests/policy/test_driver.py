@@ -13,8 +13,9 @@ from app.domain.channel import ChannelRef
 from app.domain.execution import ChannelOutcome, TransactionKind, TransactionState
 from app.domain.policy import PolicySource
 from app.policy.backups import checksum_ok
-from app.policy.driver import MISMATCH, DriverSettings
+from app.policy.driver import DriverSettings
 from app.policy.executor import Restoration
+from app.policy.readback import MISMATCH
 from app.sandbox.lnd.faults import FaultPlan
 from app.storage.execution_records import JournalEntry
 from tests.nodes.contract_transport import ContractCheckingTransport
