@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.cli.parent_watch import exit_with_parent
 from app.cli.progress import load_graph_for_cli, note, step
+from app.parent_watch import exit_with_parent
 from app.sandbox.lnd.app import LndSimulator
 from app.sandbox.lnd.auth import Macaroons
 from app.sandbox.lnd.clock import SimulatedClock
