@@ -124,10 +124,12 @@ class Executor:
             if verdict is Verdict.APPROVED or (
                 verdict is Verdict.NEEDS_APPROVAL and proposal.operator_approved
             ):
-                passing.append((proposal, check.decision))
+                passing.append((proposal, check))
             else:
                 report.refused[proposal.channel.chan_id] = check.result
-        passing.sort(key=lambda item: -item[1].confidence)  # the daily budget goes to the surest first
+        passing.sort(
+            key=lambda item: -item[1].decision.confidence
+        )  # the daily budget goes to the surest first
         transaction_id = new_id()
         granted = await self.storage.budgets.reserve(
             intent.tenant_id, intent.node_id, transaction_id, len(passing), self.limits.daily_cap, now
@@ -142,10 +144,10 @@ class Executor:
                 transaction_id,
                 proposal.channel,
                 readings,
-                decision.proposed_policy,
+                check.target,
                 proposal.decision_id,
             )
-            for proposal, decision in passing[:granted]
+            for proposal, check in passing[:granted]
         ]
         report.transaction = await self._run(intent, transaction_id, entries, granted)
         return report

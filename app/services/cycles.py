@@ -57,7 +57,7 @@ class CycleService:
             rollout = await self.rollouts.state(node)  # read under the lease: a demotion may just have run
             if mode is None:
                 mode = effective_mode(rollout, settings.mode)
-            require_mode(rollout, mode)
+            require_mode(rollout.stage, mode, node.id)
             observation = await self._observe(node, actor)
             records = [
                 DecisionRecord.from_decision(
@@ -257,7 +257,7 @@ class CycleService:
         node = await storage.nodes.get(tenant_id, record.node_id)
         async with runtime.locks.hold(tenant_id, node.id, "approve") as lock:
             rollout = await self.rollouts.state(node)
-            require_mode(rollout, record.mode)
+            require_mode(rollout.stage, record.mode, node.id)
             approved = await storage.decisions.set_status(
                 tenant_id, decision_id, record.status, DecisionStatus.APPROVED, actor
             )

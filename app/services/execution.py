@@ -125,7 +125,7 @@ class ExecutionService:
     ) -> dict[str, Any]:
         """Write one operator-approved decision of a live or canary cycle, gated again on a fresh read."""
         runtime = self.runtime
-        require_mode(rollout, record.mode)
+        require_mode(rollout.stage, record.mode, node.id)
         settings = parse_node_settings(node.settings, runtime.profiles, runtime.settings.profile)
         profile = settings.effective_profile(runtime.profiles, runtime.settings.profile)
         size = rollout.stage.canary_size

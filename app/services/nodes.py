@@ -10,13 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from app.cache.keys import cache_key
 from app.cache.ttl import TtlClass
+from app.domain.execution import RolloutStage
 from app.errors import InvalidInputError, NotFoundError, StorageUnavailableError
 from app.security.macaroons import macaroon_bytes, parse_macaroon
 from app.services.clients import credential_context
 from app.services.node_settings import NodeSettings, parse_node_settings
 from app.services.rollout import RolloutService, require_mode
 from app.services.runtime import ServiceRuntime
-from app.storage.execution_records import RolloutRecord
 from app.storage.paging import Page
 from app.storage.records import AuditRecord, NodeBackend, NodeRecord, NodeUpdate
 
@@ -74,10 +74,6 @@ class LnbitsRegistration(_Registration):
 NodeRegistration = Annotated[LndRegistration | LnbitsRegistration, Field(discriminator="backend")]
 
 
-# What a node that was never promoted may run.
-NEW_NODE_ROLLOUT = RolloutRecord(id="new:node", tenant_id="new", node_id="node")
-
-
 class NodeService:
     """Node records of one tenant, their vault credentials and their settings."""
 
@@ -92,7 +88,7 @@ class NodeService:
         settings = parse_node_settings(
             request.settings.model_dump(mode="json"), runtime.profiles, runtime.settings.profile
         )
-        require_mode(NEW_NODE_ROLLOUT, settings.mode)  # a new node starts in shadow
+        require_mode(RolloutStage.SHADOW, settings.mode, "<new node>")  # a new node starts in shadow
         secret, warnings = self._credential(request)
         node = NodeRecord(
             tenant_id=tenant_id,
@@ -168,7 +164,7 @@ class NodeService:
         runtime = self.runtime
         settings = parse_node_settings(data, runtime.profiles, runtime.settings.profile)
         rollouts = RolloutService(runtime.storage, runtime.settings, runtime.alerts, runtime.clock)
-        require_mode(await rollouts.state(node), settings.mode)
+        require_mode((await rollouts.state(node)).stage, settings.mode, node.id)
         stored = settings.model_dump(mode="json")
         await runtime.storage.nodes.update(node.tenant_id, node.id, NodeUpdate(settings=stored))
         await runtime.cache.invalidate_node(node.tenant_id, node.id)

@@ -81,15 +81,15 @@ def rules_from(settings: Settings) -> RolloutRules:
     )
 
 
-def require_mode(record: RolloutRecord, mode: ExecutionMode) -> None:
+def require_mode(stage: RolloutStage, mode: ExecutionMode, node_id: str) -> None:
     """Refuse a mode the node's stage does not allow, naming what would allow it."""
-    if mode in record.stage.allowed_modes:
+    if mode in stage.allowed_modes:
         return
-    needed = next(stage for stage in RolloutStage if mode in stage.allowed_modes)
+    needed = next(candidate for candidate in RolloutStage if mode in candidate.allowed_modes)
     raise ModeNotAllowedError(
-        f"mode {mode.value!r} is not allowed while the node is at rollout stage {record.stage.value!r}; "
-        f"it needs stage {needed.value!r} (promote with POST /api/v1/nodes/{record.node_id}/rollout)",
-        {"stage": record.stage.value, "allowed_modes": [m.value for m in record.stage.allowed_modes]},
+        f"mode {mode.value!r} is not allowed while the node is at rollout stage {stage.value!r}; "
+        f"it needs stage {needed.value!r} (promote with POST /api/v1/nodes/{node_id}/rollout)",
+        {"stage": stage.value, "allowed_modes": [m.value for m in stage.allowed_modes]},
     )
 
 

@@ -23,7 +23,7 @@ from app.services.rollbacks import RollbackService
 from app.services.rollout import RolloutService, RolloutStatus
 from app.services.runtime import ServiceRuntime
 from app.storage.execution_records import BackupKind, BackupRecord
-from app.storage.records import AuditRecord
+from app.storage.records import AuditRecord, NodeRecord
 
 router = APIRouter(prefix="/api/v1", tags=["execution"])
 RecordIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -129,7 +129,8 @@ async def get_rollout(
     node: ViewedNode, principal: CurrentPrincipal, runtime: Runtime, rollouts: Rollouts
 ) -> RolloutStatus:
     """The node's rollout stage, the modes it allows and the gate to the next stage."""
-    return await rollouts.status(node, await _client_for_gate(runtime, node, principal.key_id))
+    # The client: a canary gate compares flow from the node's forwarding history.
+    return await rollouts.status(node, await runtime.clients.get(node, principal.key_id))
 
 
 @router.post("/nodes/{node_id}/rollout")
@@ -137,7 +138,7 @@ async def change_rollout(
     node: OperatedNode, principal: CurrentPrincipal, runtime: Runtime, rollouts: Rollouts, body: RolloutIn
 ) -> RolloutStatus:
     """Promote the node one stage (its gate must pass) or demote it one stage."""
-    client = await _client_for_gate(runtime, node, principal.key_id)
+    client = await runtime.clients.get(node, principal.key_id)
     if body.action == "promote":
         return await rollouts.promote(node, principal.key_id, body.reason, client)
     await rollouts.demote(node, principal.key_id, body.reason or f"demoted by {principal.key_id}")
@@ -153,11 +154,6 @@ async def node_audit(
     return PageOut(items=page.items, next_cursor=page.next_cursor)
 
 
-async def _node_of_transaction(runtime: ServiceRuntime, tenant_id: str, transaction_id: str) -> Any:
+async def _node_of_transaction(runtime: ServiceRuntime, tenant_id: str, transaction_id: str) -> NodeRecord:
     transaction = await runtime.storage.transactions.get(tenant_id, transaction_id)
     return await runtime.storage.nodes.get(tenant_id, transaction.node_id)
-
-
-async def _client_for_gate(runtime: ServiceRuntime, node: Any, actor: str) -> Any:
-    """The node's client: a canary gate compares flow from its forwarding history."""
-    return await runtime.clients.get(node, actor)
