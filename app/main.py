@@ -17,6 +17,7 @@ from app.api.request_id import RequestIdMiddleware
 from app.api.routes.accounts import router as accounts_router
 from app.api.routes.cycles import router as cycles_router
 from app.api.routes.execution import router as execution_router
+from app.api.routes.jobs import router as jobs_router
 from app.api.routes.nodes import router as nodes_router
 from app.api.schemas import ERROR_RESPONSES
 from app.cache.facade import Cache
@@ -32,7 +33,7 @@ from app.scheduler.supervisor import supervise
 from app.security.private_files import read_private_file
 from app.security.vault import Vault, load_keyring
 from app.services.accounts import AccountService
-from app.services.clients import NodeClientRegistry, transport_settings
+from app.services.clients import client_registry
 from app.services.graphs import GraphCache
 from app.services.runtime import ServiceRuntime
 from app.settings import Settings, get_settings
@@ -114,7 +115,7 @@ async def build_runtime(
     await cache.start()
     stack.push_async_callback(bounded(cache.close, "cache"))
     vault = Vault(load_keyring(settings), storage.audit_sink)
-    clients = NodeClientRegistry(storage, vault, transport_settings(settings.node_circuit_cooldown_s))
+    clients = client_registry(storage, vault, settings)
     stack.push_async_callback(bounded(clients.close, "node clients"))
     return ServiceRuntime(
         settings=settings,
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             try:
                 yield
             finally:
+                await runtime.jobs.close()  # recorded as interrupted while storage is still open
                 for task in tasks:
                     task.cancel()
                 await asyncio.wait(tasks, timeout=SHUTDOWN_STEP_S)
@@ -168,6 +170,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     register_error_handlers(app)
     app.include_router(health_router)
-    for router in (accounts_router, nodes_router, cycles_router, execution_router):
+    for router in (accounts_router, nodes_router, cycles_router, execution_router, jobs_router):
         app.include_router(router, responses=ERROR_RESPONSES)
     return app

@@ -74,6 +74,25 @@ class Settings(BaseSettings):
         le=3600,
         description="how long a node's open circuit refuses calls before one probe",
     )
+    request_deadline_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=300,
+        description="a sync or optimize answers within this; longer work answers 202 with a job to poll",
+    )
+    # LNbits nodes: LNbits is usually local and answers each channel read after several calls to its node.
+    lnbits_requests_per_second: float = Field(
+        default=100.0, gt=0, le=10_000, description="request rate to one LNbits server"
+    )
+    lnbits_read_timeout_s: float = Field(
+        default=45.0,
+        gt=0,
+        le=600,
+        description="read timeout for LNbits (its own node calls time out at 30 s)",
+    )
+    lnbits_concurrency: int = Field(
+        default=16, ge=1, le=128, description="per-channel reads in flight to one LNbits server"
+    )
     # Live execution (app/policy/, app/services/execution.py).
     node_lease_s: float = Field(
         default=60.0,

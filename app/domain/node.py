@@ -17,3 +17,5 @@ class NodeInfo(DomainModel):
     synced_to_chain: bool = True
     version: str = ""
     simulated: bool = False
+    # The node's routing fees over the last 30 days, when the backend reports only the sum (LNbits).
+    fees_month_msat: int | None = None

@@ -30,6 +30,9 @@ class HeuristicScore(DomainModel):
     )
     facts: dict[str, Any] = Field(default_factory=dict)
     reason: str = ""
+    confidence: float = Field(
+        default=1.0, gt=0.0, le=1.0, description="how far the value is trusted (below 1: inferred input)"
+    )
 
 
 class ScoreBreakdown(DomainModel):

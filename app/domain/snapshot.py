@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from app.domain.balance import BalanceInterval
 from app.domain.capabilities import NodeCapabilities
 from app.domain.channel import Channel
 from app.domain.forwarding import ForwardingEvent, PolicyChange
@@ -30,5 +31,7 @@ class NodeSnapshot:
     policy_changes: Sequence[PolicyChange] | None
     capabilities: NodeCapabilities = field(default_factory=NodeCapabilities)
     forwards: Sequence[ForwardingEvent] | None = None
+    # Balance moves between past syncs, oldest first: the flow evidence of a backend without forwards.
+    balance_history: Sequence[BalanceInterval] | None = None
     # chan_id -> when its policy was last changed outside the service (such channels are left alone a while).
     external_changes: Mapping[str, int] = field(default_factory=dict)

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.domain.channel import Channel
-from app.engine.flow import DAY_S, FlowStats
+from app.engine.flow import DAY_S, FlowStats, InferredEvidence
 from app.engine.profile import Profile
 from app.graph.centrality import CentralityScores
 from app.graph.model import ChannelGraph
@@ -26,7 +26,12 @@ class ScoringContext:
     now_s: int
     channels: Sequence[Channel]
     profile: Profile
-    flows: Mapping[str, FlowStats] | None = None  # None: no forwarding history (e.g. LNbits)
+    flows: Mapping[str, FlowStats] | None = None  # None: no flow known (no history, too few syncs to infer)
+    # Set when `flows` is inferred from balance changes (channels without a move get empty inferred stats).
+    flow_evidence: InferredEvidence | None = None
+    flow_unknown_reason: str = "the node backend gives no forwarding history"
+    # The node's fees over the last 30 days when its backend reports only the sum (LNbits), else None.
+    node_fees_month_msat: int | None = None
     policy_changes: Mapping[str, Sequence[int]] | None = None  # chan_id -> change times; None: unknown
     block_height: int | None = None
 
@@ -64,7 +69,14 @@ class ScoringContext:
         """Flow totals of a channel: zeros when nothing flowed, None when history is unavailable."""
         if self.flows is None:
             return None
-        return self.flows.get(chan_id) or FlowStats()
+        return self.flows.get(chan_id) or FlowStats(inferred=self.flow_evidence)
+
+    @cached_property
+    def inferred_out_volume_msat(self) -> int:
+        """Net outflow over every channel (inferred flow), to share the node's fee sum out by."""
+        if self.flows is None or self.flow_evidence is None:
+            return 0
+        return sum(flow.out_volume_msat for flow in self.flows.values())
 
     def changes_in_window(self, chan_id: str) -> int | None:
         """Policy updates of a channel inside the activity window, or None when history is unknown."""

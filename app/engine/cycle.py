@@ -16,6 +16,7 @@ from app.engine.context import ScoringContext
 from app.engine.decisions import ChannelFacts, DecisionEngine
 from app.engine.flow import summarize_forwards
 from app.engine.heuristics import Heuristic, default_heuristics
+from app.engine.inferred_flow import infer_flows
 from app.engine.profile import Profile
 from app.engine.scoring import score_channel
 from app.graph.centrality import CentralityScores
@@ -70,10 +71,24 @@ def run_cycle(
     heuristics = list(heuristics) if heuristics is not None else default_heuristics()
     activity = profile.activity
     flows = None
+    evidence = None
+    unknown_reason = "no forwarding history from this backend"
     if snapshot.forwards is not None and snapshot.capabilities.forwarding_history:
         flows = summarize_forwards(
             snapshot.forwards, snapshot.now_s, activity.window_days, activity.recent_days
         )
+    elif snapshot.balance_history is not None:
+        inferred = infer_flows(
+            snapshot.balance_history,
+            snapshot.now_s,
+            activity.window_days,
+            activity.recent_days,
+            activity.inferred_min_samples,
+        )
+        flows = inferred.flows
+        evidence = inferred.evidence if flows is not None else None
+        if flows is None:
+            unknown_reason += f", and {inferred.unknown_reason}"
     history = ChangeHistory.from_changes(snapshot.policy_changes, snapshot.external_changes)
     context = ScoringContext(
         graph=graph,
@@ -83,6 +98,9 @@ def run_cycle(
         channels=snapshot.channels,
         profile=profile,
         flows=flows,
+        flow_evidence=evidence,
+        flow_unknown_reason=unknown_reason,
+        node_fees_month_msat=snapshot.node.fees_month_msat,
         policy_changes=history.times,
         block_height=snapshot.node.block_height or None,
     )
@@ -94,6 +112,7 @@ def run_cycle(
                 breakdown=score_channel(channel, context, heuristics),
                 flow=context.flow(channel.chan_id),
                 age_days=channel_age_days(channel.chan_id, context.block_height),
+                flow_unknown_reason=unknown_reason,
             )
         )
         for channel in snapshot.channels

@@ -24,8 +24,9 @@ class ChannelFacts:
 
     channel: Channel
     breakdown: ScoreBreakdown
-    flow: FlowStats | None  # None: the backend has no forwarding history
+    flow: FlowStats | None  # None: no flow known (no forwarding history and too little balance history)
     age_days: float | None
+    flow_unknown_reason: str = "no forwarding history from this backend"
 
     @property
     def ratio(self) -> float:
@@ -46,6 +47,9 @@ class ChannelFacts:
         """The named heuristic's value, or None."""
         score = self.breakdown.get(heuristic)
         return score.value if score else None
+
+
+INFERRED = "inferred from balance changes between syncs, the backend reports no forwards"
 
 
 class DecisionEngine:
@@ -151,8 +155,27 @@ class DecisionEngine:
         return (facts.ratio - excess) / (1.0 - excess)
 
     def _observed_long_enough(self, facts: ChannelFacts) -> bool:
-        """A week without outflow only means something for a channel at least a week old."""
-        return facts.age_days is not None and facts.age_days >= self.profile.activity.recent_days
+        """A week without outflow only means something for a channel at least a week old, watched for a week."""
+        days = self.profile.activity.recent_days
+        covered = facts.flow is not None and facts.flow.covers(days)
+        return covered and facts.age_days is not None and facts.age_days >= days
+
+    def _outflow(self, flow: FlowStats) -> str:
+        """The recent outflow evidence in words, saying when it is inferred."""
+        days = self.profile.activity.recent_days
+        if flow.inferred is None:
+            return f"{flow.recent_out_count} forwards out in the last {days} days"
+        return (
+            f"the local balance fell in {flow.recent_out_count} sync intervals of the last {days} days, "
+            f"-{flow.recent_out_volume_msat // 1000:,} sat net; {INFERRED}"
+        )
+
+    def _no_outflow(self, flow: FlowStats) -> str:
+        """The absence of recent outflow in words, saying when it is inferred."""
+        days = self.profile.activity.recent_days
+        if flow.inferred is None:
+            return f"nothing flowed out in {days} days"
+        return f"the local balance fell in none of {flow.inferred.samples} syncs over {days} days; {INFERRED}"
 
     def _raise(self, facts: ChannelFacts) -> Decision | None:
         depleted = self.params.depleted_ratio
@@ -166,12 +189,11 @@ class DecisionEngine:
         new = raised_fee(old, step, self.limits)
         if new is None:
             return None
-        days = self.profile.activity.recent_days
         reasons = [
             f"outbound depleted (local ratio {facts.ratio:.2f} < {depleted:.2f}) and outflow continues "
-            f"({facts.flow.recent_out_count} forwards out in the last {days} days): raise {old} -> {new} ppm",
+            f"({self._outflow(facts.flow)}): raise {old} -> {new} ppm",
         ]
-        evidence = min(facts.flow.recent_out_count / 5.0, 1.0)
+        evidence = min(facts.flow.recent_out_count / 5.0, 1.0) * self._trust(facts.flow)
         proposed = facts.policy.model_copy(update={"fee_rate_ppm": new})
         return self._make(facts, DecisionKind.RAISE_FEE, proposed, 0.5 * depth + 0.5 * evidence, reasons)
 
@@ -187,16 +209,15 @@ class DecisionEngine:
         new = lowered_fee(old, step, self.limits)
         if new is None:
             return None
-        days = self.profile.activity.recent_days
         reasons = [
-            f"outbound in excess (local ratio {facts.ratio:.2f} > {excess:.2f}) and nothing flowed out in "
-            f"{days} days: lower {old} -> {new} ppm",
+            f"outbound in excess (local ratio {facts.ratio:.2f} > {excess:.2f}) and "
+            f"{self._no_outflow(facts.flow)}: lower {old} -> {new} ppm",
         ]
         competitiveness = facts.reason_of("competitiveness")
         if competitiveness:
             reasons.append(competitiveness)
         # A channel that was idle for the whole window is stronger evidence than one idle only recently.
-        evidence = 1.0 if facts.flow.out_count == 0 else 0.6
+        evidence = (1.0 if facts.flow.out_count == 0 else 0.6) * self._trust(facts.flow)
         update: dict[str, int] = {"fee_rate_ppm": new}
         discount = -(facts.policy.inbound_fee_rate_ppm or 0)
         if discount > 0 and self.capabilities.inbound_fees:
@@ -256,15 +277,26 @@ class DecisionEngine:
         proposed = policy.model_copy(update={"max_htlc_msat": target})
         return self._make(facts, DecisionKind.SET_MAX_HTLC, proposed, 0.6, reasons)
 
+    def _trust(self, flow: FlowStats) -> float:
+        """How far flow evidence is trusted: fully from forwards, less when inferred from balances."""
+        return 1.0 if flow.inferred is None else self.profile.activity.inferred_confidence
+
     def _close(self, facts: ChannelFacts) -> Decision | None:
         flow, age = facts.flow, facts.age_days
         if flow is None or age is None or age < self.params.close_min_age_days:
             return None
+        if not flow.covers(self.profile.activity.window_days):
+            return None  # idle "for the window" needs the whole window watched
         if flow.out_count or flow.in_count or facts.breakdown.total >= self.params.close_max_score:
             return None
         window = self.profile.activity.window_days
+        idle = (
+            f"no forwards in {window} days"
+            if flow.inferred is None
+            else (f"no balance change in {window} days ({INFERRED})")
+        )
         reasons = [
-            f"no forwards in {window} days, {age:.0f} days old and total score {facts.breakdown.total:.2f} < "
+            f"{idle}, {age:.0f} days old and total score {facts.breakdown.total:.2f} < "
             f"{self.params.close_max_score:.2f}: consider closing and reusing the capital (advisory only)",
         ]
         strength = 1.0 - facts.breakdown.total / max(self.params.close_max_score, 1e-9)
@@ -284,11 +316,12 @@ class DecisionEngine:
 
     def _hold(self, facts: ChannelFacts) -> Decision:
         low, high = self.profile.liquidity.target_band
-        if facts.flow is None:
-            reason = "no forwarding history from this backend: fee changes need flow confirmation, so hold"
+        flow = facts.flow
+        if flow is None:
+            reason = f"{facts.flow_unknown_reason}: fee changes need flow confirmation, so hold"
         elif (
             facts.ratio < self.params.depleted_ratio
-            and facts.flow.recent_out_count >= self.params.min_recent_forwards
+            and flow.recent_out_count >= self.params.min_recent_forwards
         ):
             reason = (
                 f"outbound depleted and still flowing, but {facts.policy.fee_rate_ppm} ppm cannot be raised "
@@ -296,11 +329,20 @@ class DecisionEngine:
             )
         elif facts.ratio < self.params.depleted_ratio:
             reason = f"outbound depleted (local ratio {facts.ratio:.2f}) but no outflow confirms a raise"
-        elif facts.ratio > self.params.excess_ratio and facts.flow.recent_out_count == 0:
-            reason = (
-                f"outbound in excess and idle, but {facts.policy.fee_rate_ppm} ppm cannot be lowered by a "
-                "meaningful step within the fee bounds"
-            )
+        elif facts.ratio > self.params.excess_ratio and flow.recent_out_count == 0:
+            if self._observed_long_enough(facts):
+                reason = (
+                    f"outbound in excess and idle, but {facts.policy.fee_rate_ppm} ppm cannot be lowered by a "
+                    "meaningful step within the fee bounds"
+                )
+            else:
+                days = self.profile.activity.recent_days
+                age = "unknown" if facts.age_days is None else f"{facts.age_days:.1f} days"
+                watched = f", watched {flow.inferred.observed_days:.1f} days" if flow.inferred else ""
+                reason = (
+                    f"outbound in excess and idle so far, but idleness needs {days} days of evidence "
+                    f"(channel age {age}{watched})"
+                )
         elif facts.ratio > self.params.excess_ratio:
             reason = (
                 f"outbound in excess (local ratio {facts.ratio:.2f}) but it still flows out: keep the fee"
@@ -309,4 +351,6 @@ class DecisionEngine:
             reason = f"local ratio {facts.ratio:.2f} is inside the target band {low:.2f}-{high:.2f}"
         else:
             reason = f"local ratio {facts.ratio:.2f} is not far enough from the band to act"
+        if flow is not None and flow.inferred is not None:
+            reason += f" (flow {INFERRED})"
         return self._make(facts, DecisionKind.HOLD, facts.policy, 0.5, [reason])

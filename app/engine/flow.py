@@ -11,9 +11,22 @@ NS_PER_S = 1_000_000_000
 DAY_S = 86_400
 
 
+@dataclass(frozen=True)
+class InferredEvidence:
+    """How much balance history an inferred flow rests on: syncs compared and the days they span."""
+
+    samples: int
+    observed_days: float
+
+
 @dataclass
 class FlowStats:
-    """Forwarding totals of one channel; zero means "nothing flowed", never "unknown"."""
+    """Flow totals of one channel; zero means "nothing flowed", never "unknown".
+
+    From forwarding history when the backend has one (`inferred` None). Otherwise inferred from balance
+    changes between syncs (`inferred` set): counts are intervals in which the balance fell or rose, volumes
+    are net moves, and no fee is known per channel.
+    """
 
     out_count: int = 0
     out_volume_msat: int = 0
@@ -23,11 +36,17 @@ class FlowStats:
     recent_out_count: int = 0
     # in + out volume in the second half of the window; the first half is total_volume_msat minus this
     later_volume_msat: int = 0
+    recent_out_volume_msat: int = 0
+    inferred: InferredEvidence | None = None
 
     @property
     def total_volume_msat(self) -> int:
         """Volume in both directions."""
         return self.out_volume_msat + self.in_volume_msat
+
+    def covers(self, days: float) -> bool:
+        """Whether the evidence spans `days`: forwarding history covers its window, inferred flow what was seen."""
+        return self.inferred is None or self.inferred.observed_days >= days
 
 
 def summarize_forwards(
@@ -54,6 +73,7 @@ def summarize_forwards(
         incoming.in_volume_msat += event.amt_in_msat
         if recent:
             outgoing.recent_out_count += 1
+            outgoing.recent_out_volume_msat += event.amt_out_msat
         if later:
             outgoing.later_volume_msat += event.amt_out_msat
             incoming.later_volume_msat += event.amt_in_msat

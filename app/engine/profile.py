@@ -48,6 +48,9 @@ class ActivityParams(DomainModel):
     turnover_target: float = Field(default=1.0, gt=0)
     revenue_target_ppm: float = Field(default=100.0, gt=0)
     count_target: int = Field(default=30, ge=1)
+    # Flow inferred from balance changes (no forwarding history): syncs it needs, and how far it is trusted.
+    inferred_min_samples: int = Field(default=3, ge=1, le=10_000)
+    inferred_confidence: float = Field(default=0.5, gt=0, le=1)
 
     @model_validator(mode="after")
     def _recent_inside_window(self) -> ActivityParams:

@@ -34,14 +34,22 @@ def run_heuristic(
 def score_channel(
     channel: Channel, context: ScoringContext, heuristics: Sequence[Heuristic]
 ) -> ScoreBreakdown:
-    """Weighted total over the heuristics that produced a value; unknown or failed ones are renormalised away."""
+    """Weighted total over the heuristics that produced a value; unknown or failed ones are renormalised away.
+
+    A result with confidence below 1 counts with its weight scaled down, in the total and in the known weight.
+    """
     weights = context.profile.weights
     outcomes = [(heuristic.name, *run_heuristic(heuristic, channel, context)) for heuristic in heuristics]
-    known_weight = sum(weights[name] for name, status, _ in outcomes if status is ScoreStatus.OK)
+    trusted = {
+        name: weights[name] * result.confidence
+        for name, status, result in outcomes
+        if status is ScoreStatus.OK
+    }
+    known_weight = sum(trusted.values())
     scores: list[HeuristicScore] = []
     total = 0.0
     for name, status, result in outcomes:
-        effective = weights[name] / known_weight if status is ScoreStatus.OK and known_weight else 0.0
+        effective = trusted[name] / known_weight if name in trusted and known_weight else 0.0
         total += effective * (result.value or 0.0)
         scores.append(
             HeuristicScore(
@@ -52,6 +60,7 @@ def score_channel(
                 effective_weight=round(effective, 6),
                 facts=result.facts,
                 reason=result.reason,
+                confidence=result.confidence,
             )
         )
     return ScoreBreakdown(

@@ -7,6 +7,7 @@ from here; the capability flags say LNbits cannot *set* the time lock, and opera
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import Any, ClassVar
 
@@ -38,6 +39,27 @@ LNBITS_CAPABILITIES = NodeCapabilities(
 )
 NODE_API = "/node/api/v1"
 OPEN_STATES = ("active", "inactive")
+# LNbits answers a refusal about one channel (unknown or closed) with HTTP 500 and LND's message.
+CHANNEL_REFUSALS = ("edge not found", "channel not found", "unable to find", "not found")
+# LNbits asks its funding source several times per request: a slow answer is usually LNbits, not the network.
+SLOW_HINT = "LNbits asks its funding node several times per request; check the LNbits server and its node"
+
+
+def lnbits_transport(
+    requests_per_second: float = 100.0, read_timeout_s: float = 45.0, base: TransportSettings | None = None
+) -> TransportSettings:
+    """Transport settings sized for LNbits: usually local (a higher rate) and slow per request (a longer read).
+
+    LNbits' own calls to its LND funding source time out after 30 s, so our read timeout must exceed it.
+    """
+    return (base or TransportSettings()).model_copy(
+        update={"requests_per_second": requests_per_second, "read_timeout_s": read_timeout_s}
+    )
+
+
+def _sentence(text: str) -> str:
+    """`text` ending in exactly one full stop, so a hint can follow (LNbits' details often end in one)."""
+    return text.rstrip().rstrip(".") + "."
 
 
 def lnbits_error(response: httpx.Response, node: str) -> UpstreamError:
@@ -50,27 +72,30 @@ def lnbits_error(response: httpx.Response, node: str) -> UpstreamError:
         detail = response.text[:200]
     details = {"node": node, "http_status": status}
     text = f"LNbits {node} answered HTTP {status}" + (f": {detail[:200]}" if detail else "")
+    lowered = detail.lower()
     if status == 501:
         return UpstreamUnavailableError(
-            f"{text}. The node API needs an LND or Core Lightning funding source.", details, status
+            f"{_sentence(text)} The node API needs an LND or Core Lightning funding source.", details, status
         )
-    if status == 503 and "not enabled" in detail.lower():
+    if status == 503 and "not enabled" in lowered:
         return UpstreamUnavailableError(
-            f"{text}. Set LNBITS_NODE_UI=true on the LNbits server.", details, status
+            f"{_sentence(text)} Set LNBITS_NODE_UI=true on the LNbits server.", details, status
         )
     if status in (401, 403):
         return UpstreamAuthError(
-            f"{text}. Fee updates need the Bearer token of an LNbits super user; reads need an admin user.",
+            f"{_sentence(text)} Fee updates need the Bearer token of an LNbits super user; "
+            "reads need an admin user.",
             details,
             status,
         )
     if status == 429 or status in (502, 503, 504):
-        return UpstreamTemporaryError(text, details, status, retry_after_seconds(response))
-    if status == 404:
-        return UpstreamNotFoundError(text, details, status)
+        return UpstreamTemporaryError(_sentence(text), details, status, retry_after_seconds(response))
+    if status == 404 or any(refusal in lowered for refusal in CHANNEL_REFUSALS):
+        # about one channel (LNbits relays LND's "edge not found" as a 500): that channel's failure only
+        return UpstreamNotFoundError(_sentence(text), details, status)
     if status in (400, 422):
-        return UpstreamInvalidParameterError(text, details, status)
-    return UpstreamError(text, details, status)
+        return UpstreamInvalidParameterError(_sentence(text), details, status)
+    return UpstreamError(_sentence(text), details, status)
 
 
 def scid_to_uint64(short_id: str) -> str:
@@ -96,6 +121,7 @@ class LnbitsClient(NodeClient):
         wallet_api_key: str | None = None,
         settings: TransportSettings | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        concurrency: int = 16,
     ) -> None:
         self._wallet_key = wallet_api_key
         http = NodeTransport(
@@ -103,9 +129,12 @@ class LnbitsClient(NodeClient):
             url,
             headers={"Authorization": f"Bearer {admin_token}"},
             error_mapper=functools.partial(lnbits_error, node=name),
-            settings=settings,
+            settings=settings or lnbits_transport(),
             transport=transport,
+            slow_hint=SLOW_HINT,
         )
+        # Independent per-channel reads run this many at a time (the rate limit still applies to each).
+        self._concurrency = asyncio.Semaphore(concurrency)
         super().__init__(name, http)
         self._ids: dict[str, str] = {}  # our chan_id -> LNbits channel id used in its URLs
 
@@ -113,11 +142,14 @@ class LnbitsClient(NodeClient):
     async def get_info(self) -> NodeInfo:
         """`GET /node/api/v1/info`."""
         info = await self._http.request("GET", f"{NODE_API}/info")
+        fees = info.get("fees") or {}
+        monthly = fees.get("monthly_msat")
         return NodeInfo(
             pubkey=info.get("id", ""),
             alias=info.get("alias", ""),
             block_height=int(info.get("blockheight") or 0),
             num_peers=int(info.get("num_peers") or 0),
+            fees_month_msat=None if monthly is None else int(monthly),
         )
 
     async def wallet_balance_msat(self) -> int:
@@ -129,15 +161,26 @@ class LnbitsClient(NodeClient):
 
     @decodes
     async def list_channels(self, graph: ChannelGraph | None = None) -> list[Channel]:
-        """`GET /channels` for balances, then `GET /channels/{id}` per channel, the only place fees appear."""
+        """`GET /channels` for balances, then `GET /channels/{id}` per channel, the only place fees appear.
+
+        The per-channel reads are independent, so they run concurrently (bounded); a channel that closed
+        between the list and its read is left out, as if it had closed before.
+        """
         listed = await self._http.request("GET", f"{NODE_API}/channels")
-        channels = []
-        for item in listed or []:
-            if item.get("state") not in OPEN_STATES or not item.get("id"):
-                continue  # pending and closed channels have no policy to manage
-            detail = await self._http.request("GET", f"{NODE_API}/channels/{item['id']}")
-            channels.append(self._channel(detail or item))
-        return channels
+        open_items = [
+            item for item in listed or [] if item.get("state") in OPEN_STATES and item.get("id")
+        ]  # pending and closed channels have no policy to manage
+        details = await asyncio.gather(*(self._detail(item) for item in open_items))
+        return [self._channel(detail) for detail in details if detail is not None]
+
+    async def _detail(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """One channel's full record (fees included), or None when LNbits no longer knows the channel."""
+        async with self._concurrency:
+            try:
+                detail = await self._http.request("GET", f"{NODE_API}/channels/{item['id']}")
+            except UpstreamNotFoundError:
+                return None
+        return detail or item
 
     def _channel(self, data: dict[str, Any]) -> Channel:
         balance = data.get("balance") or {}

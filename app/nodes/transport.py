@@ -11,7 +11,12 @@ import orjson
 from aiolimiter import AsyncLimiter
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.errors import UpstreamError, UpstreamTemporaryError
+from app.errors import (
+    UpstreamError,
+    UpstreamInvalidParameterError,
+    UpstreamNotFoundError,
+    UpstreamTemporaryError,
+)
 from app.resilience.circuit import CircuitBreaker, CircuitSettings
 from app.resilience.retry import RetrySettings, with_retries
 
@@ -49,8 +54,10 @@ class NodeTransport:
         settings: TransportSettings | None = None,
         verify: ssl.SSLContext | bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
+        slow_hint: str = "",
     ) -> None:
         self.name = name
+        self._slow_hint = slow_hint
         self.settings = settings or TransportSettings()
         self.breaker = CircuitBreaker(name, self.settings.circuit)
         self.requests_made = 0
@@ -101,13 +108,15 @@ class NodeTransport:
                 response = await self._client.request(method, path, json=json, params=params, headers=headers)
             except httpx.TransportError as exc:  # timeouts included: httpx.TimeoutException is one
                 self.breaker.record_failure()
-                what = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
                 raise UpstreamTemporaryError(
-                    f"node {self.name} {what} on {method} {path} ({type(exc).__name__})", {"node": self.name}
+                    self._failure_text(exc, method, path), {"node": self.name}
                 ) from None
         if response.status_code >= 400:
             error = self._error_mapper(response)
-            if isinstance(error, UpstreamTemporaryError) or response.status_code >= 500:
+            # A refusal about the request (an unknown channel, a bad value) says nothing about the node's
+            # health, even when the node answers it with a 500 (LNbits relays LND's "edge not found" so).
+            refusal = isinstance(error, (UpstreamNotFoundError, UpstreamInvalidParameterError))
+            if isinstance(error, UpstreamTemporaryError) or (response.status_code >= 500 and not refusal):
                 self.breaker.record_failure()
             else:
                 self.breaker.record_success()  # the node answered sanely; the request was wrong
@@ -121,6 +130,16 @@ class NodeTransport:
             raise UpstreamError(
                 f"node {self.name} answered {method} {path} with invalid JSON", {"node": self.name}
             ) from None
+
+    def _failure_text(self, exc: httpx.TransportError, method: str, path: str) -> str:
+        """What went wrong on the wire, with the backend's hint when the node was too slow."""
+        if isinstance(exc, httpx.TimeoutException):
+            text = f"node {self.name} timed out on {method} {path} ({type(exc).__name__})"
+            if isinstance(exc, httpx.ReadTimeout):
+                text += f": no answer within {self.settings.read_timeout_s:g} s"
+                text += f"; {self._slow_hint}" if self._slow_hint else ""
+            return text
+        return f"node {self.name} could not be reached on {method} {path} ({type(exc).__name__})"
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -6,11 +6,12 @@ import asyncio
 import json
 
 from app.nodes.base import NodeClient
-from app.nodes.lnbits import LnbitsClient
+from app.nodes.lnbits import LnbitsClient, lnbits_transport
 from app.nodes.lnd_rest import LndRestClient
 from app.nodes.transport import TransportSettings
 from app.resilience.circuit import CircuitSettings, CircuitState
 from app.security.vault import CredentialContext, CredentialKind, Vault
+from app.settings import Settings
 from app.storage.database import Storage
 from app.storage.records import NodeBackend, NodeRecord
 
@@ -28,10 +29,19 @@ def credential_context(node: NodeRecord) -> CredentialContext:
 class NodeClientRegistry:
     """Builds clients from node records and vault credentials; decrypts once per client, audited."""
 
-    def __init__(self, storage: Storage, vault: Vault, transport: TransportSettings | None = None) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        vault: Vault,
+        transport: TransportSettings | None = None,
+        lnbits: TransportSettings | None = None,
+        lnbits_concurrency: int = 16,
+    ) -> None:
         self._storage = storage
         self._vault = vault
         self._transport = transport or TransportSettings()
+        self._lnbits = lnbits or lnbits_transport(base=self._transport)
+        self._lnbits_concurrency = lnbits_concurrency
         self._clients: dict[str, NodeClient] = {}
         self._lock = asyncio.Lock()
 
@@ -58,7 +68,8 @@ class NodeClientRegistry:
             node.url,
             credentials["admin_token"],
             credentials.get("wallet_api_key"),
-            settings=self._transport,
+            settings=self._lnbits,
+            concurrency=self._lnbits_concurrency,
         )
 
     async def drop(self, node_id: str) -> None:
@@ -85,6 +96,8 @@ class NodeClientRegistry:
             await client.aclose()
 
 
-def transport_settings(cooldown_s: float) -> TransportSettings:
-    """Per-node transport defaults with the configured circuit cool-down."""
-    return TransportSettings(circuit=CircuitSettings(cooldown_s=cooldown_s))
+def client_registry(storage: Storage, vault: Vault, settings: Settings) -> NodeClientRegistry:
+    """The registry with per-backend transports from the settings (an LNbits server is not an LND node)."""
+    lnd = TransportSettings(circuit=CircuitSettings(cooldown_s=settings.node_circuit_cooldown_s))
+    lnbits = lnbits_transport(settings.lnbits_requests_per_second, settings.lnbits_read_timeout_s, base=lnd)
+    return NodeClientRegistry(storage, vault, lnd, lnbits, settings.lnbits_concurrency)

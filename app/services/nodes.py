@@ -149,7 +149,8 @@ class NodeService:
         runtime.graphs.drop(f"node:{node.id}")
         await runtime.cache.invalidate_node(node.tenant_id, node.id)
         # Transactions, backups and the audit trail stay as history; the per-node state goes.
-        for repository in (runtime.storage.rollouts, runtime.storage.budgets, runtime.storage.policy_states):
+        storage = runtime.storage
+        for repository in (storage.rollouts, storage.budgets, storage.policy_states, storage.balance_states):
             await repository.delete(node.tenant_id, node.id)
 
     def settings(self, node: NodeRecord) -> NodeSettings:

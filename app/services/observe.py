@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from app.cache.keys import CacheKey, cache_key
 from app.cache.ttl import TtlClass
@@ -16,13 +19,18 @@ from app.engine.cycle import CycleReport, run_cycle
 from app.engine.profile import Profile
 from app.errors import UpstreamUnavailableError
 from app.nodes.base import NodeClient
+from app.resilience.circuit import CircuitState
 from app.policy.gate import ChangeHistory
+from app.services.balances import balance_history, record_balances
 from app.services.graphs import ScoredGraph
 from app.services.history import SYNC_METRIC, ExternalChange, PolicyHistoryService
 from app.services.node_settings import parse_node_settings
 from app.services.runtime import ServiceRuntime
 from app.services.views import channel_view
 from app.storage.records import ChannelSnapshotRecord, MetricPoint, NodeRecord
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 async def fresh_policies(client: NodeClient, channels: list[Channel]) -> list[Channel]:
@@ -41,6 +49,19 @@ async def fresh_policies(client: NodeClient, channels: list[Channel]) -> list[Ch
         else channel
         for channel in channels
     ]
+
+
+async def concurrently(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+    """Both results; when either fails, the other is cancelled and the failure raised as it is (no group)."""
+    task = asyncio.ensure_future(first)
+    try:
+        other = await second
+    except BaseException:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise
+    return await task, other
 
 
 @dataclass(frozen=True)
@@ -80,16 +101,29 @@ class ObserveService:
         settings = parse_node_settings(node.settings, runtime.profiles, runtime.settings.profile)
         profile = settings.effective_profile(runtime.profiles, runtime.settings.profile)
         client = await runtime.clients.get(node, actor)
-        info = await client.get_info()
-        scored = await self._graph(node, client)
-        channels = await client.list_channels(scored.graph if client.capabilities.channel_graph else None)
-        channels = await fresh_policies(client, channels)
+
+        async def read_channels() -> tuple[ScoredGraph, list[Channel]]:
+            scored = await self._graph(node, client)
+            listed = await client.list_channels(scored.graph if client.capabilities.channel_graph else None)
+            return scored, await fresh_policies(client, listed)
+
+        # The node's info and its channels are independent reads (LNbits' info alone takes seconds), but a
+        # circuit that is not closed lets one probe through: then the reads go one after the other.
+        if client.circuit_state is CircuitState.CLOSED:
+            info, (scored, channels) = await concurrently(client.get_info(), read_channels())
+        else:
+            info = await client.get_info()
+            scored, channels = await read_channels()
         window = profile.activity.window_days * 86_400
         forwards = None
+        balances = None
         if client.capabilities.forwarding_history:
             forwards = await client.forwarding_history(
                 int(now.timestamp()) - window, int(now.timestamp()) + 1
             )
+        else:
+            await record_balances(runtime.storage, node, channels, now)
+            balances = await balance_history(runtime.storage, node, now, profile.activity.window_days)
         external = await self.history.record_sync(node, channels, client.capabilities, now, actor)
         changes, held = await self.history.change_history(node, profile.limits, now)
         snapshot = NodeSnapshot(
@@ -100,6 +134,7 @@ class ObserveService:
             policy_changes=changes,
             capabilities=client.capabilities,
             forwards=forwards,
+            balance_history=balances,
             external_changes=held,
         )
         report = await asyncio.to_thread(run_cycle, snapshot, scored.graph, scored.centrality, profile)

@@ -17,6 +17,7 @@ from app.security.vault import Vault
 from app.services.alerts import AlertSink, LoggingAlertSink
 from app.services.clients import NodeClientRegistry
 from app.services.graphs import GraphCache
+from app.services.jobs import JobRunner
 from app.services.locks import NodeLocks
 from app.settings import Settings
 from app.storage.database import Storage
@@ -40,9 +41,11 @@ class ServiceRuntime:
     alerts: AlertSink = field(default_factory=LoggingAlertSink)
     clock: Clock = system_clock
     locks: NodeLocks = field(init=False)
+    jobs: JobRunner = field(init=False)
 
     def __post_init__(self) -> None:
         self.locks = NodeLocks(self.storage.leases, self.instance_id, self.settings.node_lease_s)
+        self.jobs = JobRunner(self.storage, lambda: self.clock(), self.instance_id)
 
     async def refresh_health(self) -> ServiceMode:
         """Ping storage and read the cache and circuits; record the result (and the mode gauge)."""

@@ -45,6 +45,9 @@ class CollectionName(StrEnum):
     ROLLOUTS = "rollouts"
     BUDGETS = "budgets"
     POLICY_STATES = "policy_states"
+    BALANCE_STATES = "balance_states"
+    BALANCE_MOVES = "balance_moves"
+    JOBS = "jobs"
 
 
 class Repository:

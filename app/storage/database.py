@@ -16,12 +16,14 @@ from app.settings import Settings
 from app.storage.api_keys import ApiKeyRepository
 from app.storage.audit import AuditRepository, MongoAuditSink
 from app.storage.backups import BackupRepository
+from app.storage.balances import BalanceMovesRepository, BalanceStateRepository
 from app.storage.channels import ChannelRepository
 from app.storage.credentials import SecretRepository
 from app.storage.decisions import DecisionRepository
 from app.storage.documents import Document
 from app.storage.embedded import EmbeddedMongo
 from app.storage.indexes import ensure_indexes
+from app.storage.jobs import JobRepository
 from app.storage.journal import JournalRepository
 from app.storage.leases import LeaseRepository
 from app.storage.metrics import MetricRepository
@@ -72,6 +74,9 @@ class Storage:
     rollouts: RolloutRepository = field(init=False)
     budgets: BudgetRepository = field(init=False)
     policy_states: PolicyStateRepository = field(init=False)
+    balance_states: BalanceStateRepository = field(init=False)
+    balance_moves: BalanceMovesRepository = field(init=False)
+    jobs: JobRepository = field(init=False)
     _closed: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -91,6 +96,9 @@ class Storage:
         self.rollouts = RolloutRepository(self.database)
         self.budgets = BudgetRepository(self.database)
         self.policy_states = PolicyStateRepository(self.database)
+        self.balance_states = BalanceStateRepository(self.database)
+        self.balance_moves = BalanceMovesRepository(self.database)
+        self.jobs = JobRepository(self.database)
 
     @property
     def audit_sink(self) -> MongoAuditSink:

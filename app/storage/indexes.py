@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from app.storage.balances import BALANCE_MOVES_TTL
 from app.storage.base import CollectionName
 from app.storage.documents import PAGE_KEY, Document
 from app.storage.errors import translate_errors
+from app.storage.jobs import JOBS_TTL
 from app.storage.leases import LEASE_GC_AFTER
 from app.storage.metrics import METRICS_TTL
 
@@ -59,6 +61,10 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(C.POLICIES, ("tenant_id", "node_id", PAGE_KEY)),
     IndexSpec(C.METRICS, ("tenant_id", "node_id", "name", PAGE_KEY)),
     IndexSpec(C.METRICS, ("timestamp",), ttl_s=int(METRICS_TTL.total_seconds())),
+    IndexSpec(C.BALANCE_MOVES, ("tenant_id", "node_id", PAGE_KEY)),
+    IndexSpec(C.BALANCE_MOVES, ("taken_at",), ttl_s=int(BALANCE_MOVES_TTL.total_seconds())),
+    IndexSpec(C.JOBS, ("tenant_id", "node_id", PAGE_KEY)),
+    IndexSpec(C.JOBS, ("created_at",), ttl_s=int(JOBS_TTL.total_seconds())),
     IndexSpec(C.DECISIONS, ("tenant_id", "node_id", "kind", PAGE_KEY)),
     IndexSpec(C.DECISIONS, ("tenant_id", "node_id", "status", PAGE_KEY)),
     IndexSpec(C.DECISIONS, ("tenant_id", "node_id", PAGE_KEY)),

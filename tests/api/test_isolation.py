@@ -34,9 +34,8 @@ async def tenant_a_resources(service: Service) -> dict[str, str]:
     tenant_id, key = await tenant_with_key(service, "tenant-a")
     async with service.client(key) as api:
         node_id = (await api.post("/api/v1/nodes", json=service.lnd_registration())).json()["node"]["id"]
-        assert (
-            await api.post(f"/api/v1/nodes/{node_id}/optimize", json={"mode": "shadow"})
-        ).status_code == 200
+        optimized = await api.post(f"/api/v1/nodes/{node_id}/optimize", json={"mode": "shadow"})
+        assert optimized.status_code == 200
         decision = (await api.get(f"/api/v1/nodes/{node_id}/decisions", params={"limit": 1})).json()["items"][
             0
         ]
@@ -57,6 +56,7 @@ async def tenant_a_resources(service: Service) -> dict[str, str]:
         "viewer_key": viewer["key"],
         "backup_id": backup.json()["id"],
         "transaction_id": batch.id,
+        "job_id": optimized.json()["job_id"],
     }
 
 

@@ -37,5 +37,5 @@ async def test_two_replicas_never_run_the_same_node(service: Service):
 
 def replica(runtime: ServiceRuntime, instance_id: str) -> ServiceRuntime:
     """Another service instance on the same database and node clients."""
-    fields = {name: value for name, value in runtime.__dict__.items() if name != "locks"}
+    fields = {name: value for name, value in runtime.__dict__.items() if name not in ("locks", "jobs")}
     return ServiceRuntime(**{**fields, "instance_id": instance_id})

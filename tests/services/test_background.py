@@ -35,7 +35,7 @@ def service(live_service: Service) -> Service:
 
 def with_clock(runtime: ServiceRuntime, clock: FakeClock, alerts: LoggingAlertSink) -> ServiceRuntime:
     """The same service resources, seen through a clock and an alert sink of the test's own."""
-    fields = {name: value for name, value in runtime.__dict__.items() if name != "locks"}
+    fields = {name: value for name, value in runtime.__dict__.items() if name not in ("locks", "jobs")}
     return ServiceRuntime(**{**fields, "clock": clock, "alerts": alerts})
 
 

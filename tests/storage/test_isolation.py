@@ -18,6 +18,7 @@ from app.errors import NotFoundError
 from app.security.keys import MasterKey
 from app.security.vault import CredentialContext, CredentialKind, Keyring, Vault
 from app.storage.base import Repository
+from app.storage.balances import BalanceMovesRecord
 from app.storage.database import Storage
 from app.storage.fields import utc_now
 from app.storage.records import NodeUpdate
@@ -90,6 +91,12 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
     )
     await storage.budgets.reserve(a, node.id, batch.id, 2, cap=5, now=utc_now())
     state = await storage.policy_states.change(a, node.id, lambda r: r.model_copy(update={"channels": {}}))
+    balances = await storage.balance_states.change(
+        a, node.id, lambda r: r.model_copy(update={"taken_at_s": 1, "balances_sat": {chan: 5}})
+    )
+    await storage.balance_moves.add(
+        BalanceMovesRecord(tenant_id=a, node_id=node.id, taken_at=recent, previous_s=1, moves_sat={chan: -5})
+    )
     budget = await storage.budgets.load(a, node.id)
     foreign = batch.model_copy(update={"tenant_id": b})
 
@@ -180,6 +187,13 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
             storage.policy_states.change(b, node.id, lambda r: None)
         ),
         "PolicyStateRepository.delete": lambda: empty(storage.policy_states.delete(b, node.id)),
+        "BalanceStateRepository.load": lambda: _default(storage.balance_states.load(b, node.id)),
+        "BalanceStateRepository.save": lambda: _saved_as(storage.balance_states, balances, b),
+        "BalanceStateRepository.change": lambda: _default(
+            storage.balance_states.change(b, node.id, lambda r: None)
+        ),
+        "BalanceStateRepository.delete": lambda: empty(storage.balance_states.delete(b, node.id)),
+        "BalanceMovesRepository.since": lambda: empty(storage.balance_moves.since(b, node.id, T0)),
     }
     assert set(checks) == scoped_methods(storage), "a new tenant-scoped method needs an isolation check"
     for check in checks.values():
@@ -187,6 +201,8 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
     assert await storage.secrets.get(b_context.record_id) is None
 
     # Tenant A still has everything, unchanged by B's attempts.
+    assert [i.moves_sat for i in await storage.balance_moves.since(a, node.id, T0)] == [{chan: -5}]
+    assert (await storage.balance_states.load(a, node.id)).balances_sat == {chan: 5}
     assert await storage.nodes.get(a, node.id) == node
     assert (await storage.api_keys.get(a, key.id)).active
     assert (await storage.decisions.get(a, decision.id)).status is DecisionStatus.NEEDS_APPROVAL

@@ -6,10 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Query, Response
 
-from app.api.deps import CurrentPrincipal, Cursor, Cycles, Limit, OperatedNode, ViewedNode
+from app.api.deps import CurrentPrincipal, Cursor, Cycles, Limit, OperatedNode, Runtime, ViewedNode
+from app.api.routes.jobs import STILL_RUNNING, Wait, answer
 from app.api.schemas import ChannelPageOut, OptimizeIn, PageOut
 from app.domain.access import ApiKeyRole
 from app.domain.decision import DecisionKind, DecisionStatus
+from app.domain.jobs import JobKind
 from app.storage.records import DecisionRecord
 from app.storage.shadow_report import ShadowReport
 
@@ -18,10 +20,20 @@ ChanId = Path(pattern=r"^[0-9]{1,20}$", description="uint64 short channel id")
 DecisionId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
-@router.post("/nodes/{node_id}/sync")
-async def sync_node(node: OperatedNode, principal: CurrentPrincipal, cycles: Cycles) -> dict[str, Any]:
-    """Read the node now, score its channels and keep the snapshot."""
-    return await cycles.sync(node, actor=principal.key_id)
+@router.post("/nodes/{node_id}/sync", responses=STILL_RUNNING)
+async def sync_node(
+    node: OperatedNode,
+    principal: CurrentPrincipal,
+    cycles: Cycles,
+    runtime: Runtime,
+    response: Response,
+    wait: Wait = True,
+) -> dict[str, Any]:
+    """Read the node now, score its channels and keep the snapshot (as a job: 202 when it takes longer)."""
+    job = await runtime.jobs.start(
+        node, JobKind.SYNC, principal.key_id, lambda: cycles.sync(node, actor=principal.key_id)
+    )
+    return await answer(runtime, job, response, wait)
 
 
 @router.get("/nodes/{node_id}/channels", response_model=ChannelPageOut)
@@ -39,13 +51,22 @@ async def channel_score(node: ViewedNode, cycles: Cycles, chan_id: str = ChanId)
     return await cycles.score(node, chan_id)
 
 
-@router.post("/nodes/{node_id}/optimize")
+@router.post("/nodes/{node_id}/optimize", responses=STILL_RUNNING)
 async def optimize_node(
-    node: OperatedNode, principal: CurrentPrincipal, cycles: Cycles, body: OptimizeIn | None = None
+    node: OperatedNode,
+    principal: CurrentPrincipal,
+    cycles: Cycles,
+    runtime: Runtime,
+    response: Response,
+    body: OptimizeIn | None = None,
+    wait: Wait = True,
 ) -> dict[str, Any]:
-    """Run a cycle and store its decisions; in `canary` or `live` mode also write the approved ones."""
+    """Run a cycle and store its decisions; in `canary` or `live` mode also write the approved ones (as a job)."""
     mode = (body or OptimizeIn()).mode
-    return await cycles.optimize(node, mode, actor=principal.key_id)
+    job = await runtime.jobs.start(
+        node, JobKind.OPTIMIZE, principal.key_id, lambda: cycles.optimize(node, mode, actor=principal.key_id)
+    )
+    return await answer(runtime, job, response, wait)
 
 
 @router.get("/nodes/{node_id}/decisions")

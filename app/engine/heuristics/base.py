@@ -12,16 +12,22 @@ from app.engine.context import ScoringContext
 
 @dataclass(frozen=True)
 class HeuristicResult:
-    """A value in [0, 1] (None when the input is missing) and the facts that explain it."""
+    """A value in [0, 1] (None when the input is missing), the facts that explain it, and how far to trust it.
+
+    `confidence` below 1 scales the heuristic's weight down (e.g. activity from inferred flow).
+    """
 
     value: float | None
     facts: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
+    confidence: float = 1.0
 
     def __post_init__(self) -> None:
         """Refuse values outside [0, 1]: a heuristic bug must not leak into the total."""
         if self.value is not None and not 0.0 <= self.value <= 1.0:
             raise ValueError(f"heuristic value {self.value} is outside [0, 1]")
+        if not 0.0 < self.confidence <= 1.0:
+            raise ValueError(f"heuristic confidence {self.confidence} is outside (0, 1]")
 
 
 def unknown(reason: str, **facts: Any) -> HeuristicResult:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 
-from app.engine.flow import FlowStats
+from app.engine.flow import FlowStats, InferredEvidence
 from app.engine.heuristics import HEURISTIC_CLASSES, default_heuristics
 from app.engine.heuristics.activity import ActivityHeuristic
 from app.engine.heuristics.age_stability import AgeStabilityHeuristic
@@ -17,6 +18,7 @@ from app.engine.heuristics.network_position import NetworkPositionHeuristic
 from app.engine.heuristics.peer_quality import PeerQualityHeuristic
 from app.engine.heuristics.reliability import ReliabilityHeuristic
 from app.engine.profile import HEURISTIC_NAMES
+from app.engine.scoring import score_channel
 from tests.factories import make_channel, make_context
 
 P_CHAN = str(800_000 << 40 | 1 << 16)
@@ -167,3 +169,45 @@ def test_graph_heuristics_unknown_for_a_peer_outside_the_graph(hand_graph, chann
         NetworkPositionHeuristic(),
     ):
         assert heuristic.score(stranger, context).value is None, heuristic.name
+
+
+def test_activity_from_inferred_flow_is_labelled_and_trusted_less(hand_graph, channels):
+    evidence = InferredEvidence(samples=12, observed_days=10.0)
+    flow = FlowStats(out_count=4, out_volume_msat=300_000_000, in_count=2, in_volume_msat=100_000_000,
+                     inferred=evidence)  # fmt: skip
+    base = make_context(hand_graph, "us", channels, flows={P_CHAN: flow})
+    context = dataclasses.replace(base, flow_evidence=evidence, node_fees_month_msat=None)
+    result = ActivityHeuristic().score(channels[0], context)
+    # turnover 4e8/1e9 = 0.4; revenue unknown; count 4/30; trend unknown (10 of 30 days watched)
+    assert result.value == pytest.approx((0.35 * 0.4 + 0.2 * 4 / 30) / 0.55)
+    assert result.confidence == 0.5
+    assert result.facts["flow_source"] == "inferred_from_balance_changes"
+    assert result.facts["fees_earned_msat"] is None and result.facts["trend"] is None
+    assert "inferred from balance changes over 12 syncs in 10.0 days" in result.reason
+    assert "net flow only" in result.reason
+    # A channel that never moved gets empty inferred stats, not "no history".
+    idle = ActivityHeuristic().score(channels[1], context)
+    assert idle.value == 0.0 and idle.facts["syncs_compared"] == 12
+    # The node's 30-day fee sum is shared out by net outflow, as an estimate.
+    with_fees = dataclasses.replace(base, flow_evidence=evidence, node_fees_month_msat=30_000)
+    estimated = ActivityHeuristic().score(channels[0], with_fees)
+    assert estimated.facts["estimated_revenue_ppm_of_capacity"] == pytest.approx(30.0)
+
+
+def test_a_less_trusted_score_weighs_less_in_the_total(hand_graph, channels):
+    evidence = InferredEvidence(samples=12, observed_days=10.0)
+    flow = FlowStats(out_count=30, out_volume_msat=10**9, inferred=evidence)
+    context = dataclasses.replace(
+        make_context(hand_graph, "us", channels, flows={P_CHAN: flow}), flow_evidence=evidence
+    )
+    inferred = score_channel(channels[0], context, default_heuristics())
+    real = score_channel(
+        channels[0], make_context(hand_graph, "us", channels, flows={P_CHAN: FlowStats(out_count=30,
+                                                                                    out_volume_msat=10**9)}),
+        default_heuristics(),
+    )  # fmt: skip
+    weight = context.profile.weights["activity"]
+    assert inferred.known_weight == pytest.approx(real.known_weight - weight / 2)
+    activity = inferred.get("activity")
+    assert activity is not None and activity.confidence == 0.5
+    assert activity.effective_weight == pytest.approx(weight / 2 / inferred.known_weight, abs=1e-6)
