@@ -33,6 +33,7 @@ from app.graph.model import ChannelGraph
 from app.nodes.base import NodeClient, decodes
 from app.nodes.lnd_errors import retry_after_seconds
 from app.nodes.transport import NodeTransport, TransportSettings
+from app.observability.progress import report
 
 LNBITS_CAPABILITIES = NodeCapabilities(
     forwarding_history=False, channel_graph=False, inbound_fees=False, htlc_limits=False, time_lock=False
@@ -67,7 +68,8 @@ def lnbits_error(response: httpx.Response, node: str) -> UpstreamError:
     status = response.status_code
     try:
         body = orjson.loads(response.content)
-        detail = str(body.get("detail", "")) if isinstance(body, dict) else ""
+        # `detail` from FastAPI's errors; its rate limiter answers `{"error": ...}` instead
+        detail = str(body.get("detail") or body.get("error") or "") if isinstance(body, dict) else ""
     except orjson.JSONDecodeError:
         detail = response.text[:200]
     details = {"node": node, "http_status": status}
@@ -121,7 +123,7 @@ class LnbitsClient(NodeClient):
         wallet_api_key: str | None = None,
         settings: TransportSettings | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        concurrency: int = 16,
+        concurrency: int = 4,
     ) -> None:
         self._wallet_key = wallet_api_key
         http = NodeTransport(
@@ -170,16 +172,21 @@ class LnbitsClient(NodeClient):
         open_items = [
             item for item in listed or [] if item.get("state") in OPEN_STATES and item.get("id")
         ]  # pending and closed channels have no policy to manage
-        details = await asyncio.gather(*(self._detail(item) for item in open_items))
+        read = [0]
+        report("reading channels", 0, len(open_items))
+        details = await asyncio.gather(*(self._detail(item, read, len(open_items)) for item in open_items))
         return [self._channel(detail) for detail in details if detail is not None]
 
-    async def _detail(self, item: dict[str, Any]) -> dict[str, Any] | None:
+    async def _detail(self, item: dict[str, Any], read: list[int], total: int) -> dict[str, Any] | None:
         """One channel's full record (fees included), or None when LNbits no longer knows the channel."""
         async with self._concurrency:
             try:
                 detail = await self._http.request("GET", f"{NODE_API}/channels/{item['id']}")
             except UpstreamNotFoundError:
                 return None
+            finally:
+                read[0] += 1
+                report("reading channels", read[0], total)
         return detail or item
 
     def _channel(self, data: dict[str, Any]) -> Channel:

@@ -35,7 +35,7 @@ class NodeClientRegistry:
         vault: Vault,
         transport: TransportSettings | None = None,
         lnbits: TransportSettings | None = None,
-        lnbits_concurrency: int = 16,
+        lnbits_concurrency: int = 4,
     ) -> None:
         self._storage = storage
         self._vault = vault

@@ -19,8 +19,9 @@ from app.engine.cycle import CycleReport, run_cycle
 from app.engine.profile import Profile
 from app.errors import UpstreamUnavailableError
 from app.nodes.base import NodeClient
-from app.resilience.circuit import CircuitState
+from app.observability.progress import report
 from app.policy.gate import ChangeHistory
+from app.resilience.circuit import CircuitState
 from app.services.balances import balance_history, record_balances
 from app.services.graphs import ScoredGraph
 from app.services.history import SYNC_METRIC, ExternalChange, PolicyHistoryService
@@ -101,6 +102,7 @@ class ObserveService:
         settings = parse_node_settings(node.settings, runtime.profiles, runtime.settings.profile)
         profile = settings.effective_profile(runtime.profiles, runtime.settings.profile)
         client = await runtime.clients.get(node, actor)
+        report("reading the node")
 
         async def read_channels() -> tuple[ScoredGraph, list[Channel]]:
             scored = await self._graph(node, client)
@@ -137,10 +139,12 @@ class ObserveService:
             balance_history=balances,
             external_changes=held,
         )
-        report = await asyncio.to_thread(run_cycle, snapshot, scored.graph, scored.centrality, profile)
+        report("scoring", 0, len(channels))
+        cycle = await asyncio.to_thread(run_cycle, snapshot, scored.graph, scored.centrality, profile)
+        report("storing", len(channels), len(channels))
         cycle_id = uuid.uuid4().hex
         observation = Observation(
-            cycle_id, node, profile, report, now, time.perf_counter() - started, snapshot, external
+            cycle_id, node, profile, cycle, now, time.perf_counter() - started, snapshot, external
         )
         await self._store(observation)
         return observation

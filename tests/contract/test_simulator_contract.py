@@ -182,6 +182,23 @@ async def test_read_endpoints(contract: LndContract, sim: SimulatorHandle):
         await exchange(contract, client, "GET", "/v1/balance/blockchain")
         await exchange(contract, client, "GET", "/v1/balance/blockchain", 500, params={"account": "cold"})
         await exchange(contract, client, "GET", "/v1/fees")
+        peers = await exchange(contract, client, "GET", "/v1/peers", params={"latest_error": "true"})
+        assert peers["peers"]
+        await exchange(contract, client, "GET", "/v1/peers", 400, True, params={"latest_error": "often"})
+        urlsafe = base64.urlsafe_b64encode(bytes.fromhex(live.channel.remote_pubkey)).decode()
+        await exchange(contract, client, "GET", "/v1/channels", params={"peer": urlsafe})
+
+
+async def test_invoice_stream(contract: LndContract, sim: SimulatorHandle):
+    # A server stream: the request is checked; the simulated node never adds an invoice, so no line comes.
+    params = {"add_index": "0", "settle_index": "0"}
+    contract.validate_request("GET", "/v1/invoices/subscribe", None, params)
+    async with sim.client() as client:
+        async with client.stream("GET", "/v1/invoices/subscribe", params=params) as stream:
+            assert stream.status_code == 200
+        await exchange(
+            contract, client, "GET", "/v1/invoices/subscribe", 400, True, params={"add_index": "x"}
+        )
 
 
 async def test_graph_endpoints(contract: LndContract, sim: SimulatorHandle):

@@ -114,4 +114,4 @@ def test_unknown_flow_holds_with_the_reason_given(engine):
     decision = engine.decide(facts_)
     assert decision.kind is DecisionKind.HOLD
     assert decision.reasons[0].startswith(reason + ": fee changes need flow confirmation")
-    assert CHAN == decision.chan_id
+    assert decision.chan_id == CHAN

@@ -17,8 +17,8 @@ from app.engine.cycle import CycleReport
 from app.errors import NotFoundError
 from app.security.keys import MasterKey
 from app.security.vault import CredentialContext, CredentialKind, Keyring, Vault
-from app.storage.base import Repository
 from app.storage.balances import BalanceMovesRecord
+from app.storage.base import Repository
 from app.storage.database import Storage
 from app.storage.fields import utc_now
 from app.storage.records import NodeUpdate

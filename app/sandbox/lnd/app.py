@@ -10,20 +10,21 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from app.sandbox.lnd.auth import MACAROON_HEADER, Macaroons, check_macaroon
 from app.sandbox.lnd.errors import GrpcCode, LndError
 from app.sandbox.lnd.faults import ADMIN_PREFIX, FaultInjector, FaultMiddleware, FaultPlan, TransportRegistry
 from app.sandbox.lnd.graph_view import GraphView
-from app.sandbox.lnd.handlers import ROUTES, Body, Handler, Handlers
+from app.sandbox.lnd.handlers import ROUTES, Handler, Handlers, Stream
 from app.sandbox.lnd.node import SimulatedNode
 
 JSON = "application/json"
@@ -56,6 +57,7 @@ class LndSimulator:
         self.sandbox_token = secrets.token_hex(16)
         self.transports = TransportRegistry()
         handlers = Handlers(node, self.graph, self.faults)
+        self.handlers = handlers
         self.routes = [
             Route(method, _compile(template), permission, f"/lnrpc.Lightning/{rpc}", getattr(handlers, name))
             for method, template, permission, rpc, name in ROUTES
@@ -97,7 +99,13 @@ class LndSimulator:
             body = await route.handler(request, found.groupdict(), authorize)
         except LndError as exc:
             return _json(exc.body(), exc.http_status)
+        if isinstance(body, Stream):
+            return _stream(body)
         return _json(body, 200)
+
+    def close_streams(self) -> None:
+        """End every server stream held open (before the server stops, so it need not wait for them)."""
+        self.handlers.closing.set()
 
     async def _admin(self, request: Request) -> Response:
         expected = f"Bearer {self.sandbox_token}"
@@ -147,11 +155,20 @@ def _compile(template: str) -> re.Pattern[str]:
     return re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template))
 
 
-def _json(body: Body, status: int) -> Response:
+def _json(body: dict[str, Any] | bytes, status: int) -> Response:
     content = body if isinstance(body, bytes) else orjson.dumps(body)
     # grpc-gateway forwards the gRPC response's content type as metadata, as LND's REST answers show.
     headers = {"Grpc-Metadata-Content-Type": "application/grpc"}
     return Response(content=content, status_code=status, media_type=JSON, headers=headers)
+
+
+def _stream(stream: Stream) -> StreamingResponse:
+    async def lines() -> AsyncIterator[bytes]:
+        async for message in stream.messages:
+            yield orjson.dumps({"result": message}) + b"\n"
+
+    headers = {"Grpc-Metadata-Content-Type": "application/grpc"}
+    return StreamingResponse(lines(), status_code=200, media_type=JSON, headers=headers)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

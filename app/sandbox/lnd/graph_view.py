@@ -4,11 +4,16 @@ The snapshot's channel ids are synthetic, so the node's own edges are served wit
 short channel ids and channel points and with its current policies. `GET /v1/graph` is ~40 MB of JSON for
 the public snapshot: every other edge is rendered once and kept as bytes; after a policy change only the
 node's own edges are rendered again.
+
+The snapshot carries no gossip timestamps, but a real graph has one on every node and policy (a client
+such as LNbits caches a peer only when its node announcement has one). Other nodes and their policies get
+SIMULATED timestamps, stable per pubkey and channel, within the two weeks before the simulator started (a
+policy older than that would have been re-announced or pruned); a timestamp the graph file does carry is
+kept. Our own node and policies keep theirs: the start time, and when each policy last changed.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 from typing import Any
 
@@ -63,9 +68,9 @@ class GraphView:
         graph = self.graph
         own = self.node.edge_channels.get(edge)
         if own is None:
-            first = _column_policy(graph.policy1, edge)
-            second = _column_policy(graph.policy2, edge)
             channel_id, chan_point = graph.channel_ids[edge], graph.chan_points[edge]
+            first = _column_policy(graph.policy1, edge, self.gossip_s(channel_id, 1))
+            second = _column_policy(graph.policy2, edge, self.gossip_s(channel_id, 2))
             return self._edge_record(edge, channel_id, chan_point, first, second, include_proof)
         live = self.node.channels[own]
         ours = routing_policy(live.policy, live.policy_updated_s)
@@ -95,11 +100,21 @@ class GraphView:
             channel_id, chan_point, max(updates, default=0), pubkeys, capacity, first, second, proof
         )
 
+    def gossip_s(self, channel_id: str, side: int) -> int:
+        """SIMULATED announcement time of another node's policy (`side` 1 or 2 of the edge)."""
+        return self.node.started_s - stable_hash(f"{channel_id}:node{side}") % KEEPALIVE_S
+
+    def announced_s(self, index: int) -> int:
+        """When a node last announced itself: our start time, or a SIMULATED time for any other node."""
+        if index == self.node.index:
+            return self.node.started_s
+        return self.node.started_s - stable_hash(f"node:{self.graph.pubkeys[index]}") % KEEPALIVE_S
+
     def lightning_node(self, index: int) -> dict[str, Any]:
         """`lnrpcLightningNode` for a node of the graph."""
         own = index == self.node.index
-        last_update = self.node.started_s if own else 0
-        return lightning_node(self.graph.pubkeys[index], self.graph.aliases[index], own, last_update)
+        pubkey = self.graph.pubkeys[index]
+        return lightning_node(pubkey, self.graph.aliases[index], own, self.announced_s(index))
 
     def node_info(self, index: int, include_channels: bool, include_proof: bool) -> dict[str, Any]:
         """`lnrpcNodeInfo`: the node, its channel count and capacity, and its edges when asked."""
@@ -145,7 +160,8 @@ class GraphView:
     def _render_all(self, include_proof: bool) -> list[bytes]:
         graph = self.graph
         # Python lists index much faster than numpy scalars in a 50,000-edge loop.
-        rows1, rows2 = _policy_rows(graph.policy1), _policy_rows(graph.policy2)
+        rows1 = _policy_rows(graph.policy1, [self.gossip_s(cid, 1) for cid in graph.channel_ids])
+        rows2 = _policy_rows(graph.policy2, [self.gossip_s(cid, 2) for cid in graph.channel_ids])
         node1, node2 = graph.node1.tolist(), graph.node2.tolist()
         capacity = graph.capacity_sat.tolist()
         pubkeys = graph.pubkeys
@@ -158,8 +174,10 @@ class GraphView:
             channel_id = graph.channel_ids[edge]
             proof = auth_proof(channel_id) if include_proof else None
             ends = (pubkeys[node1[edge]], pubkeys[node2[edge]])
+            # LND's edge-level last_update (deprecated) is the newer of its two policies' timestamps.
+            updated = max(row1[-1] if row1 is not None else 0, row2[-1] if row2 is not None else 0)
             record = _channel_edge(
-                channel_id, graph.chan_points[edge], 0, ends, capacity[edge], first, second, proof
+                channel_id, graph.chan_points[edge], updated, ends, capacity[edge], first, second, proof
             )
             chunks.append(orjson.dumps(record))
         return chunks
@@ -190,14 +208,22 @@ def _channel_edge(
     }
 
 
-def _policy_rows(columns: PolicyColumns) -> list[tuple[Any, ...] | None]:
-    """Each edge's policy as routing_record's arguments, or None where that side never announced one."""
+def _policy_rows(columns: PolicyColumns, simulated: list[int]) -> list[tuple[Any, ...] | None]:
+    """Each edge's policy as routing_record's arguments, or None where that side never announced one.
+
+    The last argument is the policy's timestamp: the graph file's, or the simulated one when it has none.
+    Whole tuples make `routing_record(*row)` cheap.
+    """
     fields = [getattr(columns, name).tolist() for name in ROUTING_FIELDS]
-    # last_update 0: the snapshot carries no timestamps. Whole tuples make `routing_record(*row)` cheap.
-    rows = zip(*fields, itertools.repeat(0))
+    stamps = [
+        known or fallback for known, fallback in zip(columns.last_update.tolist(), simulated, strict=True)
+    ]
+    rows = zip(*fields, stamps, strict=True)
     return [row if present else None for row, present in zip(rows, columns.present.tolist(), strict=True)]
 
 
-def _column_policy(columns: PolicyColumns, edge: int) -> dict[str, Any] | None:
+def _column_policy(columns: PolicyColumns, edge: int, simulated_s: int) -> dict[str, Any] | None:
     policy = columns.policy(edge)
-    return routing_policy(Policy.from_domain(policy), 0) if policy else None
+    if policy is None:
+        return None
+    return routing_policy(Policy.from_domain(policy), int(columns.last_update[edge]) or simulated_s)

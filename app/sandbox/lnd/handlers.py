@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -15,6 +16,7 @@ from app.sandbox.lnd.errors import GrpcCode, LndError, invalid_argument, unknown
 from app.sandbox.lnd.faults import FaultInjector
 from app.sandbox.lnd.graph_view import GraphView
 from app.sandbox.lnd.node import DAY_S, SimulatedNode
+from app.sandbox.lnd.peers import connected_peers
 from app.sandbox.lnd.protojson import (
     FORWARDING_HISTORY_REQUEST,
     POLICY_UPDATE_REQUEST,
@@ -23,6 +25,7 @@ from app.sandbox.lnd.protojson import (
     path_uint64,
     query_bool,
     query_bytes,
+    query_uint64,
 )
 
 DEFAULT_FORWARDS = 100  # LND's default num_max_events
@@ -32,12 +35,21 @@ CLOSE_FILTERS = {
     "breach": "BREACH_CLOSE", "funding_canceled": "FUNDING_CANCELED", "abandoned": "ABANDONED",
 }  # fmt: skip
 
+
+@dataclass(frozen=True)
+class Stream:
+    """A server-streaming answer: grpc-gateway sends each message as one `{"result": ...}` JSON line."""
+
+    messages: AsyncIterator[dict[str, Any]]
+
+
 Authorize = Callable[[], None]
-Body = dict[str, Any] | bytes
+Body = dict[str, Any] | bytes | Stream
 Handler = Callable[[Request, dict[str, str], Authorize], Awaitable[Body]]
 # (method, path template, permission, gRPC method name, handler attribute)
 ROUTES: tuple[tuple[str, str, str, str, str], ...] = (
     ("GET", "/v1/getinfo", "info:read", "GetInfo", "get_info"),
+    ("GET", "/v1/peers", "peers:read", "ListPeers", "list_peers"),
     ("GET", "/v1/channels", "offchain:read", "ListChannels", "list_channels"),
     ("GET", "/v1/channels/pending", "offchain:read", "PendingChannels", "pending_channels"),
     ("GET", "/v1/channels/closed", "offchain:read", "ClosedChannels", "closed_channels"),
@@ -49,6 +61,7 @@ ROUTES: tuple[tuple[str, str, str, str, str], ...] = (
     ("GET", "/v1/graph/node/{pub_key}", "info:read", "GetNodeInfo", "get_node_info"),
     ("POST", "/v1/chanpolicy", "offchain:write", "UpdateChannelPolicy", "update_channel_policy"),
     ("POST", "/v1/switch", "offchain:read", "ForwardingHistory", "forwarding_history"),
+    ("GET", "/v1/invoices/subscribe", "invoices:read", "SubscribeInvoices", "subscribe_invoices"),
 )
 
 
@@ -59,11 +72,19 @@ class Handlers:
         self.node = node
         self.graph = graph
         self.faults = faults
+        self.closing = asyncio.Event()  # set when the server stops, to end the streams it holds open
+        self.open_streams = 0
 
     async def get_info(self, request: Request, params: dict[str, str], authorize: Authorize) -> Body:
         """`GET /v1/getinfo`."""
         authorize()
         return encoding.getinfo(self.node)
+
+    async def list_peers(self, request: Request, params: dict[str, str], authorize: Authorize) -> Body:
+        """`GET /v1/peers`: the peers of the active channels (nothing went wrong, so no errors to list)."""
+        query_bool(request.query_params, "latest_error")
+        authorize()
+        return {"peers": [encoding.peer(peer) for peer in connected_peers(self.node)]}
 
     async def list_channels(self, request: Request, params: dict[str, str], authorize: Authorize) -> Body:
         """`GET /v1/channels` with LND's active/inactive, public/private and peer filters."""
@@ -189,6 +210,28 @@ class Handlers:
         update = parse_policy_update(body, self.node.accept_positive_inbound_fees)
         failed = apply_policy_update(self.node, update, self.faults.policy_verdict)
         return {"failed_updates": failed}
+
+    async def subscribe_invoices(
+        self, request: Request, params: dict[str, str], authorize: Authorize
+    ) -> Body:
+        """`GET /v1/invoices/subscribe`: held open until the server stops; no invoice is ever added.
+
+        Answering 404 instead would make LNbits' invoice listener reconnect in a tight loop.
+        """
+        query_uint64(request.query_params, "add_index")
+        query_uint64(request.query_params, "settle_index")
+        authorize()
+        return Stream(self._until_closing())
+
+    async def _until_closing(self) -> AsyncIterator[dict[str, Any]]:
+        """Count the stream while it is open; end it, without a message, when the server stops."""
+        self.open_streams += 1
+        try:
+            await self.closing.wait()
+        finally:
+            self.open_streams -= 1
+        return
+        yield  # makes this an async generator
 
     async def forwarding_history(
         self, request: Request, params: dict[str, str], authorize: Authorize

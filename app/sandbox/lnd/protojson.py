@@ -212,6 +212,16 @@ def query_bool(query: Mapping[str, str], name: str) -> bool:
     raise invalid_argument(f'strconv.ParseBool: parsing "{value}": invalid syntax')
 
 
+def query_uint64(query: Mapping[str, str], name: str) -> int:
+    """A uint64 query parameter as grpc-gateway parses it (Go's strconv.ParseUint); absent is 0."""
+    value = query.get(name)
+    if value is None:
+        return 0
+    if value.isdigit() and int(value) < 2**64:
+        return int(value)
+    raise invalid_argument(f'strconv.ParseUint: parsing "{value}": invalid syntax')
+
+
 def query_bytes(query: Mapping[str, str], name: str) -> bytes:
     """A bytes query parameter as runtime.Bytes reads it: padded base64, standard then URL-safe alphabet.
 

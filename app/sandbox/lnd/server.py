@@ -147,6 +147,7 @@ async def running_simulator(
             url = f"{'https' if tls else 'http'}://{url_host(host)}:{bound}"
             yield SimulatorHandle(url, app, files.cert_pem if files else None)
         finally:
+            app.close_streams()
             server.should_exit = True
             await task
 
