@@ -84,4 +84,4 @@ lock: install
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements-dev.txt
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-lnbits .mypy_cache .ruff_cache .pytest_cache
