@@ -51,10 +51,10 @@ class JobRepository(Repository):
         await self._collection.insert_one(to_document(job, time_field="created_at"))
 
     @translate_errors
-    async def save(self, job: JobRecord) -> None:
+    async def save(self, record: JobRecord) -> None:
         """Write the job's current state (whole document: see Repository for why not `$set`)."""
         await self._collection.replace_one(
-            scoped(job.tenant_id, _id=job.id), to_document(job, time_field="created_at")
+            scoped(record.tenant_id, _id=record.id), to_document(record, time_field="created_at")
         )
 
     @translate_errors

@@ -12,6 +12,7 @@ import pytest
 from app.domain.access import ApiKeyRole
 from app.domain.decision import DecisionStatus
 from app.domain.execution import TransactionState
+from app.domain.jobs import JobKind
 from app.domain.policy import PolicySource
 from app.engine.cycle import CycleReport
 from app.errors import NotFoundError
@@ -21,6 +22,7 @@ from app.storage.balances import BalanceMovesRecord
 from app.storage.base import Repository
 from app.storage.database import Storage
 from app.storage.fields import utc_now
+from app.storage.jobs import JobRecord
 from app.storage.records import NodeUpdate
 from tests.storage import builders
 from tests.storage.builders import T0
@@ -94,6 +96,10 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
     balances = await storage.balance_states.change(
         a, node.id, lambda r: r.model_copy(update={"taken_at_s": 1, "balances_sat": {chan: 5}})
     )
+    job = JobRecord(
+        tenant_id=a, node_id=node.id, kind=JobKind.SYNC, actor="x", instance_id="i", heartbeat_ms=1
+    )
+    await storage.jobs.add(job)
     await storage.balance_moves.add(
         BalanceMovesRecord(tenant_id=a, node_id=node.id, taken_at=recent, previous_s=1, moves_sat={chan: -5})
     )
@@ -194,6 +200,9 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
         ),
         "BalanceStateRepository.delete": lambda: empty(storage.balance_states.delete(b, node.id)),
         "BalanceMovesRepository.since": lambda: empty(storage.balance_moves.since(b, node.id, T0)),
+        "JobRepository.get": lambda: missing(storage.jobs.get(b, job.id)),
+        "JobRepository.for_node": lambda: empty(storage.jobs.for_node(b, node.id)),
+        "JobRepository.save": lambda: _job_untouched(storage, job, b),
     }
     assert set(checks) == scoped_methods(storage), "a new tenant-scoped method needs an isolation check"
     for check in checks.values():
@@ -241,3 +250,9 @@ async def _not_exported(storage: Storage, saved: Any, owner: str, other: str) ->
 async def _reserved_alone(storage: Storage, tenant_id: str, node_id: str) -> None:
     """Tenant B's ledger for the same node id does not count tenant A's slots."""
     assert await storage.budgets.reserve(tenant_id, node_id, "other", 5, cap=5, now=utc_now()) == 5
+
+
+async def _job_untouched(storage: Storage, job: JobRecord, other: str) -> None:
+    """Saving a copy claimed by another tenant changes nothing of the owner's job."""
+    await storage.jobs.save(job.model_copy(update={"tenant_id": other, "actor": "intruder"}))
+    assert (await storage.jobs.get(job.tenant_id, job.id)).actor == "x"
