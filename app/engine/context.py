@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.domain.channel import Channel
-from app.engine.flow import DAY_S, FlowStats, InferredEvidence
+from app.engine.flow import DAY_S, NO_HISTORY, FlowStats, InferredEvidence
 from app.engine.profile import Profile
 from app.graph.centrality import CentralityScores
 from app.graph.model import ChannelGraph
@@ -29,7 +29,7 @@ class ScoringContext:
     flows: Mapping[str, FlowStats] | None = None  # None: no flow known (no history, too few syncs to infer)
     # Set when `flows` is inferred from balance changes (channels without a move get empty inferred stats).
     flow_evidence: InferredEvidence | None = None
-    flow_unknown_reason: str = "the node backend gives no forwarding history"
+    flow_unknown_reason: str = NO_HISTORY
     # The node's fees over the last 30 days when its backend reports only the sum (LNbits), else None.
     node_fees_month_msat: int | None = None
     policy_changes: Mapping[str, Sequence[int]] | None = None  # chan_id -> change times; None: unknown

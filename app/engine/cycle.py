@@ -14,7 +14,7 @@ from app.domain.snapshot import NodeSnapshot
 from app.domain.validation import ValidationResult, Verdict
 from app.engine.context import ScoringContext
 from app.engine.decisions import ChannelFacts, DecisionEngine
-from app.engine.flow import summarize_forwards
+from app.engine.flow import NO_HISTORY, summarize_forwards
 from app.engine.heuristics import Heuristic, default_heuristics
 from app.engine.inferred_flow import infer_flows
 from app.engine.profile import Profile
@@ -72,7 +72,7 @@ def run_cycle(
     activity = profile.activity
     flows = None
     evidence = None
-    unknown_reason = "no forwarding history from this backend"
+    unknown_reason = NO_HISTORY
     if snapshot.forwards is not None and snapshot.capabilities.forwarding_history:
         flows = summarize_forwards(
             snapshot.forwards, snapshot.now_s, activity.window_days, activity.recent_days

@@ -10,7 +10,7 @@ from app.domain.decision import Decision, DecisionKind
 from app.domain.policy import ChannelPolicy
 from app.domain.scoring import ScoreBreakdown
 from app.engine.fee_steps import lowered_fee, raised_fee
-from app.engine.flow import FlowStats
+from app.engine.flow import NO_HISTORY, FlowStats
 from app.engine.heuristics.base import clamp
 from app.engine.profile import Profile
 from app.engine.rounding import clean_floor, floor_two_significant_sat
@@ -26,7 +26,7 @@ class ChannelFacts:
     breakdown: ScoreBreakdown
     flow: FlowStats | None  # None: no flow known (no forwarding history and too little balance history)
     age_days: float | None
-    flow_unknown_reason: str = "no forwarding history from this backend"
+    flow_unknown_reason: str = NO_HISTORY
 
     @property
     def ratio(self) -> float:

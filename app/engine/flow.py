@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from app.domain.forwarding import ForwardingEvent
 
 NS_PER_S = 1_000_000_000
+NO_HISTORY = "no forwarding history from this backend"
 DAY_S = 86_400
 
 

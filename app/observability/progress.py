@@ -7,7 +7,7 @@ signature between the API route and the per-channel read carrying a reporter. Ou
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -18,7 +18,6 @@ class Progress:
     phase: str = "queued"
     done: int | None = None
     total: int | None = None
-    changes: int = field(default=0, repr=False)  # bumped on every report, so a watcher sees news
 
     def as_dict(self) -> dict[str, Any]:
         """For the job record."""
@@ -38,4 +37,3 @@ def report(phase: str, done: int | None = None, total: int | None = None) -> Non
     progress = _current.get()
     if progress is not None:
         progress.phase, progress.done, progress.total = phase, done, total
-        progress.changes += 1

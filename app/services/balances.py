@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from app.domain.balance import BalanceInterval
 from app.domain.channel import Channel
-from app.storage.balances import BalanceMovesRecord, BalanceStateRecord
+from app.errors import ConflictError
+from app.storage.balances import BalanceMovesRecord
 from app.storage.database import Storage
 from app.storage.records import NodeRecord
 
@@ -37,11 +38,9 @@ async def record_balances(
                 moves_sat=moves,
             )
         )
-
-    def update(latest: BalanceStateRecord) -> BalanceStateRecord:
-        return latest.model_copy(update={"taken_at_s": now_s, "balances_sat": balances})
-
-    await storage.balance_states.change(node.tenant_id, node.id, update)
+    updated = state.model_copy(update={"taken_at_s": now_s, "balances_sat": balances})
+    if not await storage.balance_states.save(state, updated):  # one reader and writer per lease
+        raise ConflictError(f"the balances of node {node.id} changed under its lease", {"node_id": node.id})
 
 
 async def balance_history(

@@ -72,13 +72,11 @@ class JobRunner:
 
     async def _keep(self, job: JobRecord, task: asyncio.Task[dict[str, Any]], progress: Progress) -> None:
         """Write progress and a heartbeat while the work runs, then its result or error."""
-        seen = -1
         try:
             while not task.done():
                 await asyncio.wait({task}, timeout=self.heartbeat_s)
                 if task.done():
                     break
-                seen = progress.changes
                 job = await self._save(job, progress=progress.as_dict())
             if task.cancelled():
                 job = await self._save(job, state=JobState.INTERRUPTED, progress=progress.as_dict())
@@ -91,7 +89,7 @@ class JobRunner:
                     job, state=JobState.SUCCEEDED, progress=progress.as_dict(), result=task.result()
                 )
         except DomainError as exc:  # storage down: the record stays running and goes stale, not lost silently
-            log.warning("job %s could not be recorded (%s); seen %d progress reports", job.id, exc.code, seen)
+            log.warning("job %s could not be recorded (%s)", job.id, exc.code)
         finally:
             self._tasks.pop(job.id, None)
 

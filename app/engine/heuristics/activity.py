@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.domain.channel import Channel
 from app.engine.context import ScoringContext
-from app.engine.flow import FlowStats
+from app.engine.flow import FlowStats, InferredEvidence
 from app.engine.heuristics.base import Heuristic, HeuristicResult, blend, clamp, unknown
 from app.engine.profile import ActivityParams
 
@@ -27,7 +27,7 @@ class ActivityHeuristic(Heuristic):
         if channel.capacity_sat == 0:
             return unknown("channel has no capacity")
         if flow.inferred is not None:
-            return self._inferred(channel, flow, context)
+            return self._inferred(channel, flow, flow.inferred, context)
         params = context.profile.activity
         capacity_msat = channel.capacity_sat * 1000
         turnover = flow.total_volume_msat / capacity_msat
@@ -56,7 +56,9 @@ class ActivityHeuristic(Heuristic):
             )
         return HeuristicResult(value=value, facts=facts, reason=reason)
 
-    def _inferred(self, channel: Channel, flow: FlowStats, context: ScoringContext) -> HeuristicResult:
+    def _inferred(
+        self, channel: Channel, flow: FlowStats, evidence: InferredEvidence, context: ScoringContext
+    ) -> HeuristicResult:
         """Activity from net balance moves between syncs: turnover, count of moves, trend, estimated revenue.
 
         Only net flow is known (forwards both ways inside one interval cancel out), so turnover is a lower
@@ -65,8 +67,6 @@ class ActivityHeuristic(Heuristic):
         labelled an estimate.
         """
         params = context.profile.activity
-        evidence = flow.inferred
-        assert evidence is not None  # only called for inferred flow
         capacity_msat = channel.capacity_sat * 1000
         turnover = flow.total_volume_msat / capacity_msat
         trend = _trend(flow) if flow.covers(params.window_days) else None  # an unseen half says nothing
