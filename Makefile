@@ -2,22 +2,31 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+# Serving needs only the production requirements; the tools of test, lint and typecheck come on top.
+PROD_STAMP := $(VENV)/.installed-production
+DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve keys test install lint typecheck pytest test-lnbits lnbits-venv test-faults test-kill bench lock clean
+.PHONY: run serve keys test install install-dev lint typecheck pytest test-lnbits lnbits-venv test-faults test-kill bench lock clean
 
-$(STAMP): requirements-production.txt requirements-dev.txt pyproject.toml
+$(PROD_STAMP): requirements-production.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11" >&2; exit 1; }
-	@echo "==> creating $(VENV) and installing pinned dependencies"
+	@echo "==> creating $(VENV) and installing the pinned production dependencies"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	$(BIN)/python -m pip install -q -r requirements-production.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	@touch $@
 
-install: $(STAMP)
+$(DEV_STAMP): $(PROD_STAMP) requirements-dev.txt
+	@echo "==> installing the pinned development tools (tests, lint, typecheck)"
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+install: $(PROD_STAMP)
+
+install-dev: $(DEV_STAMP)
 
 DATA ?= data
 
@@ -41,14 +50,14 @@ keys: install
 	@test -f $(DATA)/master.key || $(BIN)/python -m app vault genkey --out $(DATA)/master.key
 	@$(BIN)/python -m app admin-key --out $(DATA)/admin.key
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check app scripts tests
 	$(BIN)/ruff format --check app scripts tests
 
-typecheck: install
+typecheck: install-dev
 	$(BIN)/mypy
 
-pytest: install
+pytest: install-dev
 	$(BIN)/pytest -q -m "not faults and not kill and not lnbits"
 
 # A real LNbits 1.6.2 in its own virtualenv (it needs pydantic 1), funded by the LND simulator; the script
@@ -56,22 +65,22 @@ pytest: install
 lnbits-venv:
 	bash scripts/lnbits_venv.sh
 
-test-lnbits: install lnbits-venv
+test-lnbits: install-dev lnbits-venv
 	$(BIN)/pytest -q -m lnbits
 
 # The slow suites, run by `make test` after the rest; each prints its counts. They run for minutes, so
 # the stack dump meant for a hung test comes later than the suite-wide 240 s.
 SLOW_SUITE = $(BIN)/pytest -q -s -o faulthandler_timeout=1700
 
-test-faults: install
+test-faults: install-dev
 	$(SLOW_SUITE) -m faults
 
-test-kill: install
+test-kill: install-dev
 	$(SLOW_SUITE) -m kill
 
 test: lint typecheck pytest test-lnbits test-faults test-kill
 
-bench: install
+bench: install-dev
 	$(BIN)/python scripts/bench_engine.py
 	$(BIN)/python scripts/bench_node_client.py
 	$(BIN)/python scripts/bench_api.py

@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.api.docs import router as docs_router
 from app.api.errors import register_error_handlers
 from app.api.health import router as health_router
 from app.api.request_id import RequestIdMiddleware
@@ -38,6 +39,7 @@ from app.services.graphs import GraphCache
 from app.services.runtime import ServiceRuntime
 from app.settings import Settings, get_settings
 from app.storage.database import Storage, open_storage
+from app.version import package_version
 
 log = logging.getLogger(__name__)
 
@@ -166,10 +168,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     task.cancel()
                 await asyncio.wait(tasks, timeout=SHUTDOWN_STEP_S)
 
-    app = FastAPI(title="Lightning fee control plane", version="0.2.0", lifespan=lifespan)
+    # /docs comes from app/api/docs.py (served offline); ReDoc would load from a CDN, so it is off.
+    app = FastAPI(
+        title="Lightning fee control plane",
+        version=package_version(),
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.add_middleware(RequestIdMiddleware)
     register_error_handlers(app)
     app.include_router(health_router)
+    app.include_router(docs_router)
     for router in (accounts_router, nodes_router, cycles_router, execution_router, jobs_router):
         app.include_router(router, responses=ERROR_RESPONSES)
     return app

@@ -8,7 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from app.cli import admin_key, backups, demo, ops, sandbox, shadow, vault
+from app.cli.help import describe_every_command
 from app.errors import DomainError
+from app.version import DISTRIBUTION, package_version
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m app", description="Lightning fee optimizer control plane"
     )
+    parser.add_argument("--version", action="version", version=f"{DISTRIBUTION} {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     shadow.add_parser(commands)
     admin_key.add_parser(commands)
@@ -24,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     vault.add_parser(commands)
     backups.add_parser(commands)
     ops.add_parser(commands)
+    describe_every_command(parser)
     return parser
 
 

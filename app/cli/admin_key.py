@@ -13,7 +13,15 @@ from app.security.private_files import write_private_file
 
 def add_parser(commands: Any) -> None:
     """Register the `admin-key` subcommand."""
-    parser = commands.add_parser("admin-key", help="create the bootstrap admin API key file (mode 0600)")
+    parser = commands.add_parser(
+        "admin-key",
+        help="create the bootstrap admin API key file (mode 0600)",
+        description="Write a new random platform-admin API key to a file readable only by you (mode 0600); "
+        "the key is never printed. The service reads it from MCP_ADMIN_API_KEY_FILE, and the key creates "
+        "tenants and their keys (Authorization: Bearer <key>). An existing file is kept, so running this "
+        "again is safe; delete the file first to replace the key. make run and make serve call it for "
+        "data/admin.key.",
+    )
     parser.add_argument("--out", type=Path, required=True, help="file to create; an existing file is kept")
     parser.set_defaults(handler=run)
 

@@ -32,7 +32,15 @@ def add_parser(commands: Any) -> None:
     )
     actions = parser.add_subparsers(dest="vault_command", required=True)
 
-    genkey = actions.add_parser("genkey", help="write a new random master key to a 0600 file")
+    genkey = actions.add_parser(
+        "genkey",
+        help="write a new random master key to a 0600 file",
+        description="Write a new random 256-bit vault master key to a file readable only by you (mode 0600) "
+        "and print its key id, never the key. The service seals node credentials (macaroons, tokens) with "
+        "it: point MCP_MASTER_KEY_FILE at the file and back it up, since without it every sealed credential "
+        "is lost. An existing file is never overwritten. To replace the key of a secret store, create a new "
+        "one with this command and use `vault rotate`.",
+    )
     genkey.add_argument("--out", type=Path, required=True, help="key file to create (never overwritten)")
     genkey.set_defaults(handler=run_genkey)
 
