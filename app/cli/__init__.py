@@ -3,37 +3,47 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 
-from app.cli import admin_key, backups, demo, ops, sandbox, shadow, vault
 from app.cli.help import describe_every_command
 from app.errors import DomainError
 from app.version import DISTRIBUTION, package_version
 
+# Command -> the module that registers it. Only the module of the command being run is imported, so a quick
+# command (shadow) does not pay seconds of FastAPI, PyMongo and NetworKit imports that only others need.
+COMMAND_MODULES = {
+    "shadow": "app.cli.shadow",
+    "admin-key": "app.cli.admin_key",
+    "demo": "app.cli.demo",
+    "sandbox": "app.cli.sandbox",
+    "vault": "app.cli.vault",
+    "backups": "app.cli.backups",
+    "ops": "app.cli.ops",
+}
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with one subcommand per job."""
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with one subcommand per job (only `command`'s when one is named)."""
     parser = argparse.ArgumentParser(
         prog="python -m app", description="Lightning fee optimizer control plane"
     )
     parser.add_argument("--version", action="version", version=f"{DISTRIBUTION} {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
-    shadow.add_parser(commands)
-    admin_key.add_parser(commands)
-    demo.add_parser(commands)
-    sandbox.add_parser(commands)
-    vault.add_parser(commands)
-    backups.add_parser(commands)
-    ops.add_parser(commands)
+    for name, module in COMMAND_MODULES.items():
+        if command in (None, name):
+            importlib.import_module(module).add_parser(commands)
     describe_every_command(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; domain errors become one clear line on stderr and exit code 2."""
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = words[0] if words and words[0] in COMMAND_MODULES else None
+    args = build_parser(command).parse_args(words)
     try:
         result: int = args.handler(args)
         return result
