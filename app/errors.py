@@ -105,6 +105,15 @@ class UpstreamInvalidParameterError(UpstreamError):
     code = "upstream_invalid_parameter"
 
 
+class UpstreamTlsError(UpstreamError):
+    """The node's TLS handshake failed (wrong pinned certificate, untrusted certificate, not TLS at all).
+
+    Not retried: the same certificate fails the same way until the operator fixes the registration.
+    """
+
+    code = "upstream_tls"
+
+
 class UpstreamUnavailableError(UpstreamError):
     """The node cannot serve us now: its circuit is open, or its API is disabled (LNbits 501)."""
 

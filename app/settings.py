@@ -80,6 +80,27 @@ class Settings(BaseSettings):
         le=300,
         description="a sync or optimize answers within this; longer work answers 202 with a job to poll",
     )
+    node_call_deadline_s: float = Field(
+        default=20.0,
+        gt=0,
+        le=600,
+        description="one call to a node, connect + TLS + read and retries, ends within this (LNbits: at least "
+        "its read timeout + 5 s)",
+    )
+    sync_deadline_s: float = Field(
+        default=300.0, gt=0, le=3_600, description="one sync of a node (every read it needs) ends within this"
+    )
+    allow_private_node_urls: bool = Field(
+        default=False,
+        description="accept node URLs on loopback, private and link-local addresses (single-tenant installs, "
+        "the demo and the tests); the API's own port is refused either way",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1_024, le=64 * 1_048_576, description="larger request bodies are answered 413"
+    )
+    auth_failures_per_minute: int = Field(
+        default=30, ge=1, le=100_000, description="failed authentications per client address per minute"
+    )
     # LNbits nodes: LNbits is usually local and answers each channel read after several calls to its node.
     lnbits_requests_per_second: float = Field(
         default=100.0, gt=0, le=10_000, description="request rate to one LNbits server"

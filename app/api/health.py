@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import PurePath
 from typing import Any
 
@@ -10,7 +9,6 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.resilience.circuit import CircuitState
 from app.resilience.modes import ServiceMode
 from app.runtime import GraphState
 
@@ -32,9 +30,7 @@ async def ready(request: Request) -> dict[str, Any] | JSONResponse:
     body: dict[str, Any] = {"mode": mode.value}
     if runtime is not None:
         body["cache"] = runtime.cache.stats().mode.value
-        # Counts only: this route is open, and node ids belong to their tenants.
-        circuits = Counter(state.value for state in runtime.clients.circuit_states().values())
-        body["node_circuits"] = {state.value: circuits.get(state.value, 0) for state in CircuitState}
+        # Nothing about nodes: this route is open, and nodes (even their number) belong to their tenants.
     if state.ready and state.graph is not None and state.centrality is not None:
         body["graph"] = {
             "source": PurePath(state.graph.source).name,  # an open route: the file's name, not its path

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from app.domain.access import ApiKeyRole
+from app.domain.base import Name
 from app.domain.execution import ExecutionMode
 from app.domain.policy import ChannelPolicy
+from app.resilience.circuit import CircuitState
 from app.storage.records import ApiKeyRecord, NodeRecord, TenantRecord
 
 T = TypeVar("T")
@@ -60,7 +62,7 @@ class PageOut(BaseModel, Generic[T]):
 class TenantIn(Strict):
     """A new tenant."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
 
 
 class TenantOut(BaseModel):
@@ -79,7 +81,7 @@ class TenantOut(BaseModel):
 class KeyIn(Strict):
     """A new API key of a tenant."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     role: ApiKeyRole
 
 
@@ -119,6 +121,9 @@ class NodeOut(BaseModel):
     tls_cert_pinned: bool
     created_at: datetime
     settings: dict[str, Any]
+    last_sync_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
 
     @classmethod
     def of(cls, record: NodeRecord) -> NodeOut:
@@ -126,6 +131,25 @@ class NodeOut(BaseModel):
         return cls(
             id=record.id, name=record.name, backend=record.backend.value, url=record.url,
             tls_cert_pinned=record.tls_cert_pem is not None, created_at=record.created_at, settings=record.settings,
+            last_sync_at=record.last_sync_at, last_error=record.last_error, last_error_at=record.last_error_at,
+        )  # fmt: skip
+
+
+class NodeHealthOut(BaseModel):
+    """A node's circuit breaker (null before the first call since start-up) and its last sync."""
+
+    node_id: str
+    circuit: CircuitState | None
+    last_sync_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+    @classmethod
+    def of(cls, record: NodeRecord, circuit: CircuitState | None) -> NodeHealthOut:
+        """From the record and the live client's breaker."""
+        return cls(
+            node_id=record.id, circuit=circuit, last_sync_at=record.last_sync_at, last_error=record.last_error,
+            last_error_at=record.last_error_at,
         )  # fmt: skip
 
 

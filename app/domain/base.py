@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # LND encodes uint64 channel ids as decimal strings; JSON numbers lose precision above 2**53,
 # so channel ids stay strings end to end.
@@ -14,6 +15,28 @@ PUBKEY_PATTERN = r"^(02|03)[0-9a-f]{64}$"
 PubKey = Annotated[str, Field(pattern=PUBKEY_PATTERN, description="33-byte compressed pubkey, hex")]
 Sat = Annotated[int, Field(ge=0, description="amount in satoshis")]
 Msat = Annotated[int, Field(ge=0, description="amount in millisatoshis")]
+# MongoDB stores integers as signed 64-bit: anything wider fails in the encoder, so it is refused at the edge.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def printable(text: str) -> str:
+    r"""Refuse control characters (NUL, newlines, escapes) and bidi overrides in a name shown to people.
+
+    A NUL ends a C string: the unique index saw "x\0y" as "x" and let one tenant squat another's name.
+    Other format characters stay allowed: emoji sequences are joined with U+200D.
+    """
+    bad = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS})
+    if bad:
+        raise ValueError(f"control characters are not allowed ({', '.join(bad[:5])})")
+    if text.strip() != text or not text:
+        raise ValueError("must not be empty or start or end with whitespace")
+    return text
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(printable)]
 
 
 class DomainModel(BaseModel):

@@ -51,10 +51,17 @@ def lnbits_transport(
 ) -> TransportSettings:
     """Transport settings sized for LNbits: usually local (a higher rate) and slow per request (a longer read).
 
-    LNbits' own calls to its LND funding source time out after 30 s, so our read timeout must exceed it.
+    LNbits' own calls to its LND funding source time out after 30 s, so our read timeout must exceed it,
+    and one call's whole deadline must leave room for at least one full read.
     """
-    return (base or TransportSettings()).model_copy(
-        update={"requests_per_second": requests_per_second, "read_timeout_s": read_timeout_s}
+    settings = base or TransportSettings()
+    total = max(settings.total_timeout_s, read_timeout_s + settings.connect_timeout_s)
+    return settings.model_copy(
+        update={
+            "requests_per_second": requests_per_second,
+            "read_timeout_s": read_timeout_s,
+            "total_timeout_s": total,
+        }
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import ssl
 from collections.abc import Callable
 from typing import Any
@@ -12,14 +14,18 @@ from aiolimiter import AsyncLimiter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.errors import (
+    InvalidInputError,
     UpstreamError,
     UpstreamInvalidParameterError,
     UpstreamNotFoundError,
     UpstreamTemporaryError,
+    UpstreamTlsError,
 )
+from app.observability.request_context import current_request_id
 from app.resilience.circuit import CircuitBreaker, CircuitSettings
 from app.resilience.retry import RetrySettings, with_retries
 
+log = logging.getLogger(__name__)
 ErrorMapper = Callable[[httpx.Response], UpstreamError]
 
 
@@ -30,6 +36,9 @@ class TransportSettings(BaseModel):
 
     connect_timeout_s: float = Field(default=5.0, gt=0)
     read_timeout_s: float = Field(default=15.0, gt=0)
+    # One call from its first byte to its last (connect + TLS + read, retries included): a port that accepts
+    # and then trickles or never answers cannot hold a sync longer than this, whatever the phase timeouts.
+    total_timeout_s: float = Field(default=20.0, gt=0)
     requests_per_second: float = Field(default=10.0, gt=0)
     retry: RetrySettings = RetrySettings()
     circuit: CircuitSettings = CircuitSettings()
@@ -39,7 +48,32 @@ def tls_verification(cert_pem: str | None) -> ssl.SSLContext | bool:
     """Trust exactly the node's own certificate when given (LND's self-signed tls.cert), else system CAs."""
     if cert_pem is None:
         return True
-    return ssl.create_default_context(cadata=cert_pem)
+    try:
+        return ssl.create_default_context(cadata=cert_pem)
+    except (ssl.SSLError, ValueError):  # checked at registration; a record from before that check
+        raise InvalidInputError(
+            "the node's pinned tls certificate cannot be loaded; register it again with its tls.cert"
+        ) from None
+
+
+def tls_failure(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS error behind an httpx connection error, if the handshake is what failed."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def tls_advice(error: ssl.SSLError) -> str:
+    """The TLS failure in words an operator can act on."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return (
+            "the TLS certificate could not be verified (pin the node's own tls.cert, or check that the "
+            f"pinned one is current): {error.verify_message or error.reason}"
+        )
+    return f"the TLS handshake failed ({error.reason or type(error).__name__}); is the URL's port TLS?"
 
 
 class NodeTransport:
@@ -88,9 +122,12 @@ class NodeTransport:
         async def once() -> Any:
             return await self._send(method, path, json, params, raw, headers)
 
-        if not retry:
-            return await once()
-        return await with_retries(once, self.settings.retry)
+        try:
+            async with asyncio.timeout(self.settings.total_timeout_s):
+                return await (with_retries(once, self.settings.retry) if retry else once())
+        except TimeoutError:  # the whole call, retries included, ran past its deadline
+            self.breaker.record_failure()
+            raise self._failure(TimeoutError(), method, path) from None
 
     async def _send(
         self,
@@ -108,9 +145,7 @@ class NodeTransport:
                 response = await self._client.request(method, path, json=json, params=params, headers=headers)
             except httpx.TransportError as exc:  # timeouts included: httpx.TimeoutException is one
                 self.breaker.record_failure()
-                raise UpstreamTemporaryError(
-                    self._failure_text(exc, method, path), {"node": self.name}
-                ) from None
+                raise self._failure(exc, method, path) from None
         if response.status_code >= 400:
             error = self._error_mapper(response)
             # A refusal about the request (an unknown channel, a bad value) says nothing about the node's
@@ -127,19 +162,40 @@ class NodeTransport:
         try:
             return orjson.loads(response.content) if response.content else None
         except orjson.JSONDecodeError:
+            request_id = current_request_id.get()
+            log.warning("[%s] node %s answered %s %s with invalid JSON", request_id, self.name, method, path)
             raise UpstreamError(
-                f"node {self.name} answered {method} {path} with invalid JSON", {"node": self.name}
+                f"node {self.name} is unreachable (the service log has the cause under request id {request_id})",
+                {"node": self.name, "request_id": request_id},
             ) from None
 
-    def _failure_text(self, exc: httpx.TransportError, method: str, path: str) -> str:
-        """What went wrong on the wire, with the backend's hint when the node was too slow."""
-        if isinstance(exc, httpx.TimeoutException):
-            text = f"node {self.name} timed out on {method} {path} ({type(exc).__name__})"
-            if isinstance(exc, httpx.ReadTimeout):
-                text += f": no answer within {self.settings.read_timeout_s:g} s"
-                text += f"; {self._slow_hint}" if self._slow_hint else ""
-            return text
-        return f"node {self.name} could not be reached on {method} {path} ({type(exc).__name__})"
+    def _failure(self, exc: BaseException, method: str, path: str) -> UpstreamError:
+        """What the caller is told: TLS failures as such, everything else only as "unreachable".
+
+        The cause (refused, timed out, reset) goes to the log with the request id: told to a tenant, it
+        would let them map the ports of any host the service can reach.
+        """
+        request_id = current_request_id.get()
+        details = {"node": self.name, "request_id": request_id}
+        tls = tls_failure(exc)
+        if tls is not None:
+            log.warning("[%s] node %s: TLS failed on %s %s: %s", request_id, self.name, method, path, tls)
+            return UpstreamTlsError(f"node {self.name}: {tls_advice(tls)}", details)
+        log.warning(
+            "[%s] node %s unreachable on %s %s: %s%s",
+            request_id, self.name, method, path, self._cause(exc), f" ({self._slow_hint})" if self._slow_hint else "",
+        )  # fmt: skip
+        return UpstreamTemporaryError(
+            f"node {self.name} is unreachable (the service log has the cause under request id {request_id})",
+            details,
+        )
+
+    def _cause(self, exc: BaseException) -> str:
+        if isinstance(exc, TimeoutError):
+            return f"no complete answer within {self.settings.total_timeout_s:g} s"
+        if isinstance(exc, httpx.ReadTimeout):
+            return f"no answer within {self.settings.read_timeout_s:g} s"
+        return f"{type(exc).__name__}: {exc}"
 
     async def aclose(self) -> None:
         """Close the connection pool."""

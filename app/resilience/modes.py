@@ -12,19 +12,20 @@ class ServiceMode(StrEnum):
 
     FULL = "full"
     CACHE_DEGRADED = "cache_degraded"  # Redis down: in-process cache serves
-    NODE_UNREACHABLE = "node_unreachable"  # a node's circuit is open: no executions for that node
     READ_ONLY = "read_only"  # storage down: reads from cache, every write refused with 503
 
 
 MODE_GAUGE = Gauge("mcp_service_mode", "1 for the current service mode, 0 for the others", ["mode"])
 
 
-def current_mode(storage_up: bool, cache_degraded: bool, open_circuits: int) -> ServiceMode:
-    """The most restrictive mode that applies."""
+def current_mode(storage_up: bool, cache_degraded: bool) -> ServiceMode:
+    """The most restrictive mode that applies.
+
+    Only the service's own dependencies count: one tenant's unreachable node is that node's state
+    (GET /api/v1/nodes/{id}/health), never a mode the open /ready shows everyone.
+    """
     if not storage_up:
         mode = ServiceMode.READ_ONLY
-    elif open_circuits:
-        mode = ServiceMode.NODE_UNREACHABLE
     elif cache_degraded:
         mode = ServiceMode.CACHE_DEGRADED
     else:

@@ -84,6 +84,11 @@ class NodeClientRegistry:
         client = self._clients.get(node_id)
         return client is not None and client.circuit_state is CircuitState.OPEN
 
+    def circuit_state(self, node_id: str) -> CircuitState | None:
+        """The node's circuit, or None while no client exists (nothing called it since start-up)."""
+        client = self._clients.get(node_id)
+        return None if client is None else client.circuit_state
+
     def circuit_states(self) -> dict[str, CircuitState]:
         """Circuit state of every live client, by node id."""
         return {node_id: client.circuit_state for node_id, client in self._clients.items()}
@@ -98,6 +103,9 @@ class NodeClientRegistry:
 
 def client_registry(storage: Storage, vault: Vault, settings: Settings) -> NodeClientRegistry:
     """The registry with per-backend transports from the settings (an LNbits server is not an LND node)."""
-    lnd = TransportSettings(circuit=CircuitSettings(cooldown_s=settings.node_circuit_cooldown_s))
+    lnd = TransportSettings(
+        total_timeout_s=settings.node_call_deadline_s,
+        circuit=CircuitSettings(cooldown_s=settings.node_circuit_cooldown_s),
+    )
     lnbits = lnbits_transport(settings.lnbits_requests_per_second, settings.lnbits_read_timeout_s, base=lnd)
     return NodeClientRegistry(storage, vault, lnd, lnbits, settings.lnbits_concurrency)

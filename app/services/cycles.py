@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import contextlib
+import re
 from typing import Any
 
 import orjson
@@ -12,7 +15,7 @@ from app.cache.ttl import TtlClass
 from app.domain.decision import DecisionKind, DecisionStatus
 from app.domain.execution import ExecutionMode
 from app.domain.policy import PolicySource
-from app.errors import DomainError, InvalidInputError, NotFoundError, UpstreamError
+from app.errors import DomainError, InvalidInputError, NotFoundError, UpstreamError, UpstreamTemporaryError
 from app.services.execution import DecisionExpiredError, ExecutionService
 from app.services.history import SYNC_METRIC
 from app.services.node_settings import parse_node_settings
@@ -21,8 +24,13 @@ from app.services.rollout import CYCLE_FAILED_METRIC, RolloutService, effective_
 from app.services.runtime import ServiceRuntime
 from app.services.views import channel_view, score_view
 from app.storage.paging import Page
-from app.storage.records import DecisionRecord, MetricPoint, NodeRecord, PolicyRecord
+from app.storage.records import DecisionRecord, MetricPoint, NodeRecord, NodeUpdate, PolicyRecord
 from app.storage.shadow_report import ShadowReport
+
+# Decisions also change outside the node's invalidations (expiry, execution outcomes): a page lives this long.
+DECISIONS_MAX_AGE_S = 1.0
+_CHAN_ID = re.compile(r"[0-9]{1,20}")
+_MAX_CHAN_ID = 2**64 - 1
 
 
 class CycleService:
@@ -91,21 +99,44 @@ class CycleService:
         }
 
     async def _observe(self, node: NodeRecord, actor: str) -> Observation:
-        """Observe, counting a failure against the node's rollout evidence (node errors)."""
+        """Observe within the sync deadline; the outcome is kept on the node, a failure as rollout evidence."""
+        deadline = self.runtime.settings.sync_deadline_s
         try:
-            return await self.observer.observe(node, actor)
+            try:
+                async with asyncio.timeout(deadline):
+                    observation = await self.observer.observe(node, actor)
+            except TimeoutError:
+                raise UpstreamTemporaryError(
+                    f"the sync of node {node.id} did not finish within {deadline:g} s", {"node": node.id}
+                ) from None
         except UpstreamError as exc:
-            point = MetricPoint(
-                tenant_id=node.tenant_id,
-                node_id=node.id,
-                timestamp=self.runtime.clock(),
-                name=CYCLE_FAILED_METRIC,
-                value=1.0,
-                labels={"code": exc.code},
-            )
-            with contextlib.suppress(DomainError):
-                await self.runtime.storage.metrics.record([point])
+            await self._record_failure(node, exc)
             raise
+        await self._record_sync(
+            node, NodeUpdate(last_sync_at=observation.taken_at, last_error=None, last_error_at=None)
+        )
+        return observation
+
+    async def _record_failure(self, node: NodeRecord, exc: UpstreamError) -> None:
+        now = self.runtime.clock()
+        point = MetricPoint(
+            tenant_id=node.tenant_id,
+            node_id=node.id,
+            timestamp=now,
+            name=CYCLE_FAILED_METRIC,
+            value=1.0,
+            labels={"code": exc.code},
+        )
+        with contextlib.suppress(DomainError):
+            await self.runtime.storage.metrics.record([point])
+        await self._record_sync(node, NodeUpdate(last_error=exc.message, last_error_at=now))
+
+    async def _record_sync(self, node: NodeRecord, status: NodeUpdate) -> None:
+        """The node's last sync outcome, best effort: a node deleted meanwhile or storage down changes nothing."""
+        with contextlib.suppress(DomainError):
+            await self.runtime.storage.nodes.update(node.tenant_id, node.id, status)
+            # The record alone: invalidate_node would also drop the channel pages this sync just cut.
+            await self.runtime.cache.delete(cache_key(node.tenant_id, node.id, "node"))
 
     async def _supersede(self, node: NodeRecord, cycle_id: str) -> None:
         """Decisions still waiting from older cycles expire: this cycle decides afresh."""
@@ -142,17 +173,42 @@ class CycleService:
         await self.runtime.storage.policies.add_many(shadow)
 
     async def channel_page(self, node: NodeRecord, limit: int, cursor: str | None) -> bytes:
-        """One page of the latest channel list as JSON bytes, ready to send.
+        """One page of the latest channel list as JSON bytes, ready to send (422 for a malformed cursor).
 
-        Pages are cached under the sync cycle they were cut from, so a hot page costs two cache reads
-        and no JSON work, and a page cut from an older list while a sync ran is never served after it.
+        A page is remembered in this process until the node is invalidated (every sync and every write
+        transaction invalidates it), so a hot page costs no cache round trip and no JSON work.
+        """
+        check_channel_cursor(cursor)
+        cache = self.runtime.cache
+        memo_key = ("channels-page", node.tenant_id, node.id, limit, cursor)
+        remembered: bytes | None = await cache.recall(memo_key)
+        if remembered is not None:
+            return remembered
+        epoch = cache.fill_epoch()
+        body, cursor_known = await self._shared_page(node, limit, cursor)
+        if cursor_known:  # unknown cursors are not worth an entry each
+            await cache.remember(
+                memo_key,
+                body,
+                tenant_id=node.tenant_id,
+                node_id=node.id,
+                max_age_s=TtlClass.CHANNELS.seconds,
+                epoch=epoch,
+                size=len(body),
+            )
+        return body
+
+    async def _shared_page(self, node: NodeRecord, limit: int, cursor: str | None) -> tuple[bytes, bool]:
+        """The page from the shared cache, cached there under the sync cycle it was cut from, or cut anew.
+
+        Keyed by cycle, a page cut from an older list while a sync ran is never served after it.
         """
         cache = self.runtime.cache
         cycle = await cache.get_bytes(channels_cycle_key(node))
         if cycle is not None:
             cached = await cache.get_bytes(_page_key(node, cycle.decode(), limit, cursor))
             if cached is not None:
-                return cached
+                return cached, True  # only pages of listed cursors are cached
         listing = await self._listing(node)
         page, cursor_known = _cut_page(listing["channels"], limit, cursor)
         body = orjson.dumps({"cycle_id": listing["cycle_id"], **page})
@@ -160,7 +216,7 @@ class CycleService:
             await cache.set_bytes(
                 _page_key(node, listing["cycle_id"], limit, cursor), body, TtlClass.CHANNELS
             )
-        return body
+        return body, cursor_known
 
     async def _listing(self, node: NodeRecord) -> dict[str, Any]:
         """The latest channel list: hot from cache, else rebuilt from the last snapshot and cached."""
@@ -189,6 +245,26 @@ class CycleService:
         ]
         return {"cycle_id": cycle_id, "channels": views}
 
+    async def score_body(self, node: NodeRecord, chan_id: str) -> bytes:
+        """The score breakdown as JSON bytes, remembered in this process until the node is invalidated."""
+        cache = self.runtime.cache
+        memo_key = ("score", node.tenant_id, node.id, chan_id)
+        remembered: bytes | None = await cache.recall(memo_key)
+        if remembered is not None:
+            return remembered
+        epoch = cache.fill_epoch()
+        body = orjson.dumps(await self.score(node, chan_id))
+        await cache.remember(
+            memo_key,
+            body,
+            tenant_id=node.tenant_id,
+            node_id=node.id,
+            max_age_s=TtlClass.SCORES.seconds,
+            epoch=epoch,
+            size=len(body),
+        )
+        return body
+
     async def score(self, node: NodeRecord, chan_id: str) -> dict[str, Any]:
         """The full score breakdown of one channel from its latest snapshot (cached for 15 min)."""
         key = cache_key(node.tenant_id, node.id, "score", chan_id)
@@ -215,12 +291,50 @@ class CycleService:
             node.tenant_id, node.id, status=status, kind=kind, limit=limit, cursor=cursor
         )
 
+    async def decisions_body(
+        self,
+        node: NodeRecord,
+        status: DecisionStatus | None,
+        kind: DecisionKind | None,
+        limit: int,
+        cursor: str | None,
+    ) -> bytes:
+        """A page of decisions as JSON bytes, remembered in this process for `DECISIONS_MAX_AGE_S`.
+
+        Decisions change outside the node's invalidations too (expiry, execution outcomes), so a page is
+        served at most that long; a review through this replica drops the node's pages at once.
+        """
+        cache = self.runtime.cache
+        memo_key = ("decisions", node.tenant_id, node.id, status, kind, limit, cursor)
+        remembered: bytes | None = await cache.recall(memo_key)
+        if remembered is not None:
+            return remembered
+        epoch = cache.fill_epoch()
+        body = (await self.decisions(node, status, kind, limit, cursor)).model_dump_json().encode()
+        await cache.remember(
+            memo_key,
+            body,
+            tenant_id=node.tenant_id,
+            node_id=node.id,
+            max_age_s=DECISIONS_MAX_AGE_S,
+            epoch=epoch,
+            size=len(body),
+        )
+        return body
+
     async def review(self, tenant_id: str, decision_id: str, approve: bool, actor: str) -> DecisionRecord:
         """Approve a decision waiting for an operator (a live or canary one is written at once), or reject one.
 
         An approval is checked again at write time: the decision must be younger than the maximum age and
         pass the gate on the node's fresh policy; otherwise it is refused and marked expired or rejected.
         """
+        try:
+            return await self._review(tenant_id, decision_id, approve, actor)
+        finally:
+            # The reviewer's next list shows the change: this process forgets the tenant's remembered pages.
+            self.runtime.cache.records.drop_tenant(tenant_id)
+
+    async def _review(self, tenant_id: str, decision_id: str, approve: bool, actor: str) -> DecisionRecord:
         runtime = self.runtime
         storage = runtime.storage
         record = await storage.decisions.get(tenant_id, decision_id)
@@ -274,14 +388,24 @@ def _page_key(node: NodeRecord, cycle_id: str, limit: int, cursor: str | None) -
     return cache_key(node.tenant_id, node.id, "channels-page", cycle_id, limit, cursor or "")
 
 
+def check_channel_cursor(cursor: str | None) -> None:
+    """A channel page cursor is a chan_id (a uint64 in decimal); anything else is a 422 like other lists."""
+    if cursor is not None and not (_CHAN_ID.fullmatch(cursor) and int(cursor) <= _MAX_CHAN_ID):
+        raise InvalidInputError("invalid page cursor", {"cursor": cursor[:100]})
+
+
 def _cut_page(items: list[dict[str, Any]], limit: int, cursor: str | None) -> tuple[dict[str, Any], bool]:
-    """The page after `cursor` (a chan_id) and whether the cursor named a listed channel."""
+    """The page after `cursor` (a chan_id) and whether the cursor named a listed channel.
+
+    The list is ordered by chan_id as a number, so a channel closed since the previous page still marks
+    where the next one starts.
+    """
     start = 0
     known = cursor is None
-    if cursor:
-        found = next((i + 1 for i, item in enumerate(items) if item["chan_id"] == cursor), None)
-        known = found is not None
-        start = len(items) if found is None else found
+    if cursor is not None:
+        after = int(cursor)
+        start = bisect.bisect_right(items, after, key=lambda item: int(item["chan_id"]))
+        known = start > 0 and items[start - 1]["chan_id"] == cursor
     page = items[start : start + limit]
     more = start + limit < len(items)
     return {"items": page, "next_cursor": page[-1]["chan_id"] if more else None}, known

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from app.cache.facade import Cache
 from app.clock import Clock, system_clock
 from app.engine.profile import ProfileBook
-from app.resilience.circuit import CircuitState
 from app.resilience.modes import ServiceMode, current_mode
 from app.resilience.ratelimit import KeyRateLimiter
 from app.runtime import GraphState
@@ -48,7 +47,7 @@ class ServiceRuntime:
         self.jobs = JobRunner(self.storage, lambda: self.clock(), self.instance_id)
 
     async def refresh_health(self) -> ServiceMode:
-        """Ping storage and read the cache and circuits; record the result (and the mode gauge)."""
+        """Ping storage and read the cache state; record the result (and the mode gauge)."""
         try:
             timeout = max(5.0, self.settings.health_interval_s)
             self.storage_up = await asyncio.wait_for(self.storage.ping(), timeout=timeout)
@@ -58,7 +57,4 @@ class ServiceRuntime:
 
     def mode(self) -> ServiceMode:
         """The current degraded mode (from the last health refresh)."""
-        open_circuits = sum(
-            1 for state in self.clients.circuit_states().values() if state is CircuitState.OPEN
-        )
-        return current_mode(self.storage_up, self.cache.degraded, open_circuits)
+        return current_mode(self.storage_up, self.cache.degraded)

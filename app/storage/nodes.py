@@ -38,6 +38,8 @@ class NodeRepository(Repository):
     async def update(self, tenant_id: str, node_id: str, changes: NodeUpdate) -> NodeRecord:
         """Write the fields set in `changes` (an explicit None clears tls_cert_pem); returns the result."""
         fields = changes.model_dump(mode="json", exclude_unset=True)
+        # Times set here stay ISO strings: nx-27017 turns a datetime in $set into a naive text; they are
+        # only ever read back, never queried.
         if not fields:
             return await self.get(tenant_id, node_id)
         # update_one, not find_one_and_update: nx-27017 answers the latter with None instead of a

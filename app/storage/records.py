@@ -74,6 +74,12 @@ class NodeRecord(DomainModel):
     settings: dict[str, Any] = Field(
         default_factory=dict, description="mode, profile and limit overrides; validated by the API layer"
     )
+    last_sync_at: UtcDatetime | None = Field(default=None, description="end of the last successful sync")
+    last_error: str | None = Field(default=None, description="why the last sync failed; cleared by a success")
+    last_error_at: UtcDatetime | None = None
+
+
+CLEARABLE = frozenset({"tls_cert_pem", "last_sync_at", "last_error", "last_error_at"})
 
 
 class NodeUpdate(DomainModel):
@@ -84,12 +90,15 @@ class NodeUpdate(DomainModel):
     tls_cert_pem: str | None = Field(default=None, repr=False)
     credential_id: str | None = Field(default=None, min_length=1)
     settings: dict[str, Any] | None = None
+    last_sync_at: UtcDatetime | None = None
+    last_error: str | None = None
+    last_error_at: UtcDatetime | None = None
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> Self:
-        """Only tls_cert_pem may be cleared; the other fields can change but never become null."""
+        """Only the certificate and the sync status may be cleared; the rest can change but never become null."""
         cleared = [
-            name for name in self.model_fields_set if name != "tls_cert_pem" and getattr(self, name) is None
+            name for name in self.model_fields_set if name not in CLEARABLE and getattr(self, name) is None
         ]
         if cleared:
             raise ValueError(f"{', '.join(sorted(cleared))} cannot be null")

@@ -86,6 +86,7 @@ def service_settings(tmp_path: Path, url: str, **overrides: Any) -> Settings:
         "master_key": SecretStr(base64.b64encode(os.urandom(32)).decode()),
         "admin_api_key": SecretStr(ADMIN_KEY),
         "redis_url": None,
+        "allow_private_node_urls": True,  # the simulator nodes listen on loopback
         "health_interval_s": 0.2,
         "centrality_samples": 32,
         "closeness_samples": 32,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -113,16 +114,20 @@ async def test_unreachable_node_opens_its_circuit_stops_its_cycles_and_recovers(
         _, key = await tenant_with_key(service, "flaky-node")
         async with service.client(key) as api, httpx.AsyncClient(base_url=service.url) as probe:
             node_id = (await api.post("/api/v1/nodes", json=service.lnd_registration())).json()["node"]["id"]
+            health = f"/api/v1/nodes/{node_id}/health"
             assert (await api.post(f"/api/v1/nodes/{node_id}/sync")).status_code == 200
+            assert (await api.get(health)).json()["circuit"] == "closed"
             service.simulator.set_faults(FaultPlan(error_rate=1.0, error_status=503))
             for _ in range(10):  # each sync retries, then fails; the circuit counts every failure
                 failed = await api.post(f"/api/v1/nodes/{node_id}/sync")
                 assert failed.status_code in (502, 503, 504), dump(failed)
-                if (await probe.get("/ready")).json()["mode"] == "node_unreachable":
+                if (await api.get(health)).json()["circuit"] == "open":
                     break
-            ready = await wait_for_mode(probe, "node_unreachable")
-            assert ready.status_code == 200 and ready.json()["node_circuits"]["open"] == 1
-            assert node_id not in ready.text  # an open route: counts only, never another tenant's ids
+            state = (await api.get(health)).json()
+            assert state["circuit"] == "open" and state["last_error"] and state["last_error_at"], state
+            ready = await probe.get("/ready")  # the open route: one tenant's node changes nothing there
+            assert ready.status_code == 200 and ready.json()["mode"] == "full", ready.text
+            assert node_id not in ready.text and "circuit" not in ready.text
 
             refused = await api.post(f"/api/v1/nodes/{node_id}/optimize", json={"mode": "shadow"})
             assert refused.status_code == 503 and refused.json()["error"]["code"] == "upstream_unavailable"
@@ -132,7 +137,10 @@ async def test_unreachable_node_opens_its_circuit_stops_its_cycles_and_recovers(
             assert tick.unreachable == [node_id] and tick.ran == [] and tick.failed == {}
 
             service.simulator.set_faults(FaultPlan())
-            await asyncio.sleep(2.1)  # the cool-down ends; the next call is the half-open probe
-            assert (await api.post(f"/api/v1/nodes/{node_id}/sync")).status_code == 200
-            ready = await wait_for_mode(probe, "full")
-            assert ready.json()["node_circuits"]["closed"] == 1
+            deadline = time.monotonic() + 15  # the cool-down ends; the next call is the half-open probe
+            while (synced := await api.post(f"/api/v1/nodes/{node_id}/sync")).status_code != 200:
+                assert synced.json()["error"]["code"] == "upstream_unavailable", dump(synced)
+                assert time.monotonic() < deadline, "the circuit never let a probe through"
+                await asyncio.sleep(0.2)
+            state = (await api.get(health)).json()
+            assert state["circuit"] == "closed" and state["last_error"] is None and state["last_sync_at"]

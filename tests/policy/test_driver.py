@@ -99,7 +99,7 @@ async def test_a_timed_out_write_stays_unknown_until_recovery_reads_it_back_afte
     assert transaction is not None and transaction.state is TransactionState.APPLYING
     entries = await env.entries(transaction)
     assert {e.outcome for e in entries} == {ChannelOutcome.UNKNOWN}
-    assert all("timed out" in (e.error or "") for e in entries)
+    assert all("unreachable" in (e.error or "") for e in entries)
     env.handle.set_faults(FaultPlan())
     again = await env.driver(settings).drive(transaction, resume=True)
     assert again.state is TransactionState.APPLYING  # too early to call: a late write could still land

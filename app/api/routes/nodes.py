@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
-from app.api.deps import AdministeredNode, CurrentPrincipal, Cursor, Limit, Nodes, OperatedNode, ViewedNode
-from app.api.schemas import NodeOut, PageOut, RegisteredNodeOut
+from app.api.deps import (
+    AdministeredNode,
+    CurrentPrincipal,
+    Cursor,
+    Limit,
+    Nodes,
+    OperatedNode,
+    Runtime,
+    ViewedNode,
+)
+from app.api.schemas import NodeHealthOut, NodeOut, PageOut, RegisteredNodeOut
 from app.domain.access import ApiKeyRole
 from app.services.node_settings import NodeSettings
-from app.services.nodes import NodeRegistration
+from app.services.nodes import NodeChange, NodeRegistration
 
 router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def register_node(
-    body: NodeRegistration, principal: CurrentPrincipal, nodes: Nodes
+    body: NodeRegistration, principal: CurrentPrincipal, nodes: Nodes, request: Request
 ) -> RegisteredNodeOut:
     """Register a node; its credential goes into the vault and is never returned."""
     tenant_id = principal.require(ApiKeyRole.ADMIN)
-    node, warnings = await nodes.register(tenant_id, body)
+    node, warnings = await nodes.register(tenant_id, body, serving_port(request))
     return RegisteredNodeOut(node=NodeOut.of(node), warnings=warnings)
+
+
+def serving_port(request: Request) -> int | None:
+    """The port this request reached the API on: a node URL pointing back at it is refused."""
+    server = request.scope.get("server")
+    return int(server[1]) if server and server[1] is not None else None
 
 
 @router.get("")
@@ -37,6 +52,21 @@ async def list_nodes(
 async def get_node(node: ViewedNode) -> NodeOut:
     """One node."""
     return NodeOut.of(node)
+
+
+@router.patch("/{node_id}")
+async def change_node(
+    node: AdministeredNode, body: NodeChange, principal: CurrentPrincipal, nodes: Nodes, request: Request
+) -> RegisteredNodeOut:
+    """Change the name, URL, pinned certificate or credential; a new credential replaces the old in the vault."""
+    updated, warnings = await nodes.change(node, body, principal.key_id, serving_port(request))
+    return RegisteredNodeOut(node=NodeOut.of(updated), warnings=warnings)
+
+
+@router.get("/{node_id}/health")
+async def node_health(node: ViewedNode, runtime: Runtime) -> NodeHealthOut:
+    """The node's circuit (closed, open, half-open) and its last sync, for this tenant only."""
+    return NodeHealthOut.of(node, runtime.clients.circuit_state(node.id))
 
 
 @router.delete("/{node_id}", status_code=status.HTTP_204_NO_CONTENT)
