@@ -151,7 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             runtime = await build_runtime(settings, stack, executor, state)
             app.state.runtime = runtime
-            app.state.accounts = AccountService(runtime.storage, admin_key(settings))
+            app.state.accounts = AccountService(runtime.storage, admin_key(settings), runtime.cache)
             tasks = [
                 asyncio.create_task(load_graph_state(settings, state, executor), name="graph-loader"),
                 asyncio.create_task(watch_health(runtime), name="health-watch"),

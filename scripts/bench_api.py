@@ -130,6 +130,8 @@ async def main() -> int:
             "MCP_DATA_DIR": workdir,
             "MCP_RATE_LIMIT_PER_SECOND": "10000",  # the load, not the limiter, is measured
             "MCP_SCHEDULE_ENABLED": "false",
+            "MCP_ALLOW_PRIVATE_NODE_URLS": "true",  # the simulator listens on 127.0.0.1
+            "MCP_REQUEST_DEADLINE_S": "300",  # set-up sync and optimize answer in place, not as jobs
         }
         command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
                    "--port", str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip

@@ -18,7 +18,9 @@ from app.storage.records import NodeRecord
 MAX_PAGE = 500
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+# The providers are `async def` though they never await: FastAPI runs a plain `def` dependency in a worker
+# thread, and four thread hops per request cost more than the whole cached read.
+async def get_runtime(request: Request) -> ServiceRuntime:
     """The shared runtime built by the lifespan."""
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
@@ -27,7 +29,7 @@ def get_runtime(request: Request) -> ServiceRuntime:
 Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 
-def get_accounts(request: Request) -> AccountService:
+async def get_accounts(request: Request) -> AccountService:
     """Tenants, keys and authentication."""
     accounts: AccountService = request.app.state.accounts
     return accounts
@@ -58,12 +60,12 @@ async def get_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def get_node_service(runtime: Runtime) -> NodeService:
+async def get_node_service(runtime: Runtime) -> NodeService:
     """Node registration and settings."""
     return NodeService(runtime)
 
 
-def get_cycle_service(runtime: Runtime) -> CycleService:
+async def get_cycle_service(runtime: Runtime) -> CycleService:
     """Sync, optimize and the reads built on them."""
     return CycleService(runtime)
 

@@ -7,6 +7,11 @@ A tracked background task pings Redis every `probe_interval_s`; it also notices 
 the service is idle. When Redis answers again, the hand-back first deletes in Redis every key written
 and every node or tenant invalidated during the outage (see app/cache/outage.py), then clears the
 memory cache and switches back. Without a Redis URL the memory cache is the store and nothing is degraded.
+
+Beside the store, `records` remembers decoded records and ready response bytes in this process
+(app/cache/records.py): `recall` serves them, `remember` keeps them, and both invalidations drop them here
+at once and on the other replicas through generation counters (app/cache/generations.py). While Redis is
+configured but out, nothing is served from `records`, since other replicas' writes could not be learnt.
 """
 
 from __future__ import annotations
@@ -14,17 +19,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Hashable
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Self, TypeVar, cast
 
 import orjson
 from pydantic import SecretStr
 from redis.exceptions import RedisError
 
+from app.cache.generations import CHECK_INTERVAL_S, GenerationWatch, bump
 from app.cache.keys import CacheKey, node_scope, tenant_scope
 from app.cache.memory import MemoryBackend
 from app.cache.outage import DEFAULT_MAX_ENTRIES, OutageLog
+from app.cache.records import LocalRecords
 from app.cache.redis_backend import DEFAULT_TIMEOUT_S, RedisBackend
 from app.cache.status import CacheMode, CacheStats
 from app.cache.ttl import TtlClass
@@ -38,6 +46,7 @@ log = logging.getLogger(__name__)
 _REDIS_ERRORS: Final = (RedisError, OSError, TimeoutError)
 # Writes that keep arriving during a hand-back could keep it replaying; give up for this probe after this.
 _MAX_REPLAY_ROUNDS: Final = 5
+_T = TypeVar("_T")
 
 
 class Cache:
@@ -51,6 +60,9 @@ class Cache:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         memory: MemoryBackend | None = None,
         max_pending_erasures: int = DEFAULT_MAX_ENTRIES,
+        records: LocalRecords | None = None,
+        generation_check_s: float = CHECK_INTERVAL_S,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         url = redis_url.get_secret_value() if isinstance(redis_url, SecretStr) else redis_url
         self._redis: RedisBackend | None = None
@@ -67,6 +79,9 @@ class Cache:
         self._probe_task: asyncio.Task[None] | None = None
         # One hand-back at a time: a second one could see the log empty while the first still replays.
         self._hand_back_lock = asyncio.Lock()
+        self.records = records if records is not None else LocalRecords()
+        self._generations = GenerationWatch(self.records, generation_check_s, clock or time.monotonic)
+        self._reloading: set[Hashable] = set()  # keys being reloaded now: their stale value still serves
         self._hits = {"redis": 0, "memory": 0}
         self._misses = {"redis": 0, "memory": 0}
 
@@ -95,6 +110,7 @@ class Cache:
             with contextlib.suppress(*_REDIS_ERRORS):
                 await self._redis.close()
         await self._memory.close()
+        self.records.clear()
 
     async def __aenter__(self) -> Self:
         """Start the cache."""
@@ -183,20 +199,121 @@ class Cache:
         )
 
     async def invalidate_node(self, tenant_id: str, node_id: str | None) -> None:
-        """Invalidate every key of one node (`None`: the tenant-wide keys, not the nodes' keys)."""
+        """Invalidate every key of one node (`None`: the tenant-wide keys, not the nodes' keys).
+
+        Remembered records go at once in this process, and on other replicas within the generation check.
+        """
         scope = node_scope(tenant_id, node_id)
+        self.records.drop_node(tenant_id, node_id)
         await self._memory.delete_scope(scope)
-        await self._write_redis(
-            lambda redis: redis.delete_scope(scope), lambda: self._outage.scope_invalidated(scope)
-        )
+
+        async def erase(redis: RedisBackend) -> None:
+            await redis.delete_scope(scope)
+            await bump(redis, tenant_id)
+
+        await self._write_redis(erase, lambda: self._outage.scope_invalidated(scope))
 
     async def invalidate_tenant(self, tenant_id: str) -> None:
-        """Invalidate every key of a tenant, node keys and tenant-wide keys alike."""
+        """Invalidate every key and remembered record of a tenant, node and tenant-wide alike."""
         scope = tenant_scope(tenant_id)
+        self.records.drop_tenant(tenant_id)
         await self._memory.delete_prefix(f"{scope}:")
-        await self._write_redis(
-            lambda redis: redis.delete_prefix(f"{scope}:"), lambda: self._outage.tenant_invalidated(scope)
-        )
+
+        async def erase(redis: RedisBackend) -> None:
+            await redis.delete_prefix(f"{scope}:")
+            await bump(redis, tenant_id)
+
+        await self._write_redis(erase, lambda: self._outage.tenant_invalidated(scope))
+
+    async def recall(self, key: Hashable, *, expired_ok: bool = False) -> Any | None:
+        """A value remembered in this process, unless an invalidation (here or on a replica) dropped it.
+
+        `expired_ok` also returns a value past its age, for a fallback while storage is down.
+        """
+        entry = self.records.get(key, expired_ok=expired_ok)
+        if entry is None or not await self._confirm(entry.tenant_id):
+            return None
+        entry = self.records.get(key, expired_ok=expired_ok)  # the confirmation may just have dropped it
+        return None if entry is None else entry.value
+
+    async def remembered(
+        self,
+        key: Hashable,
+        load: Callable[[], Awaitable[_T]],
+        *,
+        tenant_id: str,
+        node_id: str | None,
+        max_age_s: float,
+        size: Callable[[_T], int] = lambda _: 0,
+        keep: Callable[[_T], bool] = lambda _: True,
+    ) -> _T:
+        """The remembered value of `key`, else `load()`'s, remembered when `keep` says so.
+
+        A value past its age is still served while one request reloads it, so a slow reload does not stall
+        every concurrent reader; a dropped (invalidated) value is never served.
+        """
+        # Confirmed first, so the epoch below is read after any drop this confirmation makes.
+        confirmed = await self._confirm(tenant_id)
+        entry = self.records.get(key, expired_ok=True) if confirmed else None
+        if entry is not None and (self.records.fresh(entry) or key in self._reloading):
+            return cast(_T, entry.value)
+        epoch = self.records.epoch
+        self._reloading.add(key)
+        try:
+            value = await load()
+        finally:
+            self._reloading.discard(key)
+        if keep(value):
+            await self.remember(
+                key,
+                value,
+                tenant_id=tenant_id,
+                node_id=node_id,
+                max_age_s=max_age_s,
+                epoch=epoch,
+                size=size(value),
+            )
+        return value
+
+    async def fill_epoch(self, tenant_id: str | None = None) -> int:
+        """Read before loading a value to `remember`: a load older than an invalidation is not kept.
+
+        With the tenant known, its generations are confirmed first, so a first look does not void the fill.
+        """
+        if tenant_id is not None:
+            await self._confirm(tenant_id)
+        return self.records.epoch
+
+    async def remember(
+        self,
+        key: Hashable,
+        value: Any,
+        *,
+        tenant_id: str,
+        node_id: str | None,
+        max_age_s: float,
+        epoch: int,
+        size: int = 0,
+    ) -> None:
+        """Keep `value` in this process for at most `max_age_s`, unless it was invalidated since `epoch`."""
+        if await self._confirm(tenant_id):
+            self.records.put(
+                key, value, tenant_id=tenant_id, node_id=node_id, max_age_s=max_age_s, epoch=epoch, size=size
+            )
+
+    async def _confirm(self, tenant_id: str) -> bool:
+        """True when the tenant's remembered records reflect other replicas' invalidations (within the bound)."""
+        if self._redis is None:  # one process is the whole deployment: its own drops are all there is
+            return True
+        redis = self._live_redis()
+        if redis is None:
+            return False
+        try:
+            await self._generations.confirm(redis, tenant_id)
+        except _REDIS_ERRORS as exc:
+            self._enter_degraded(exc)
+            return False
+        return True
 
     async def probe(self) -> bool:
         """Ping Redis now and hand back if it answers; True when Redis serves afterwards."""
@@ -244,6 +361,7 @@ class Cache:
         if self._degraded:
             return
         self._degraded = True
+        self._generations.forget()  # readings from before the outage prove nothing after it
         CACHE_DEGRADED.set(1)
         # The type only: redis-py messages name host and port, and the URL may carry a password.
         log.warning(
@@ -259,6 +377,12 @@ class Cache:
             except _REDIS_ERRORS:
                 self._outage.restore(pending)
                 return
+            if len(pending):
+                try:  # other replicas' memos may hold what this replica invalidated while Redis was out
+                    await bump(redis, None)
+                except _REDIS_ERRORS:
+                    self._outage.restore(pending)
+                    return
             # No await between this check and the switch: nothing can slip in unrecorded.
             if not len(self._outage):
                 self._memory.clear()

@@ -20,6 +20,8 @@ GLOBAL_NODE: Final = "-"
 MAX_COMPONENT_CHARS: Final = 512
 # "#" is always percent-encoded in a kind, so this suffix can never collide with a data key.
 INDEX_SUFFIX: Final = "#idx"
+# Outside the `mcp:` namespace, so a tenant flush or a whole-namespace erasure never resets a counter.
+GENERATION_ROOT: Final = "mcp-gen"
 
 
 def _escape(component: str, what: str, *, allow_empty: bool = False) -> str:
@@ -48,6 +50,13 @@ def node_scope(tenant_id: str, node_id: str | None) -> str:
         if node == GLOBAL_NODE:
             node = "%2D"
     return f"{tenant_scope(tenant_id)}:{node}"
+
+
+def generation_key(tenant_id: str | None) -> str:
+    """Redis counter bumped when a tenant's data changes (None: the global counter, bumped after outages)."""
+    if tenant_id is None:
+        return GENERATION_ROOT
+    return f"{GENERATION_ROOT}:{_escape(tenant_id, 'tenant id')}"
 
 
 def index_key(scope: str) -> str:

@@ -80,6 +80,15 @@ class RedisBackend:
         for start in range(0, len(pending), _BATCH):
             await self._client.unlink(*pending[start : start + _BATCH])
 
+    async def increment(self, key: str) -> None:
+        """Add one to a counter (created at 1); used for the generation counters."""
+        await self._client.incr(key)
+
+    async def read_counters(self, keys: list[str]) -> tuple[bytes | None, ...]:
+        """The raw values of several counters in one round trip (None where absent)."""
+        values = await self._client.mget(keys)
+        return tuple(value.encode() if isinstance(value, str) else value for value in values)
+
     async def ping(self) -> None:
         """Raise unless Redis answers PING."""
         await self._client.ping()

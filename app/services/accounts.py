@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hmac
 import logging
-import time
 from dataclasses import dataclass
 
+from app.cache.facade import Cache
 from app.domain.access import ApiKeyRole
 from app.errors import AuthenticationError, NotFoundError, PermissionDeniedError, StorageUnavailableError
 from app.storage.api_keys import hash_api_key
@@ -16,8 +16,9 @@ from app.storage.records import ApiKeyRecord, TenantRecord
 
 log = logging.getLogger(__name__)
 ROLE_ORDER = (ApiKeyRole.VIEWER, ApiKeyRole.OPERATOR, ApiKeyRole.ADMIN)
-# Verified keys are remembered this long, so reads keep working while storage is down (READ_ONLY mode).
-# A revocation through this instance takes effect at once; through another replica within this time.
+# Verified keys are remembered in the cache's in-process records (app/cache/records.py) and read again
+# from storage after this long; a revocation drops them at once here and on other replicas within the
+# generation check (app/cache/generations.py). While storage is down a remembered key still reads (READ_ONLY).
 PRINCIPAL_TTL_S = 60.0
 PLATFORM_ADMIN_ID = "platform-admin"
 
@@ -60,10 +61,11 @@ class Principal:
 class AccountService:
     """Authenticate keys; create tenants and issue, list and revoke their keys."""
 
-    def __init__(self, storage: Storage, admin_key: str | None) -> None:
+    def __init__(self, storage: Storage, admin_key: str | None, cache: Cache | None = None) -> None:
         self.storage = storage
         self._admin_key = admin_key
-        self._verified: dict[str, tuple[Principal, float]] = {}
+        # Without the service's cache (a bare test), a private in-process one remembers keys.
+        self._cache = cache if cache is not None else Cache()
 
     async def authenticate(self, presented: str) -> Principal:
         """The principal for a bearer key; 401 for a missing, unknown or revoked key."""
@@ -72,20 +74,29 @@ class AccountService:
         if self._admin_key and hmac.compare_digest(presented.encode(), self._admin_key.encode()):
             return Principal(key_id=PLATFORM_ADMIN_ID, tenant_id=None, role=ApiKeyRole.ADMIN)
         key_hash = hash_api_key(presented)
-        remembered = self._verified.get(key_hash)
-        if remembered is not None and time.monotonic() - remembered[1] < PRINCIPAL_TTL_S:
-            return remembered[0]
+        memo_key = ("api-key", key_hash)
+        remembered: Principal | None = await self._cache.recall(memo_key)
+        if remembered is not None:
+            return remembered
+        epoch = await self._cache.fill_epoch()  # the tenant is known only once the key is read
         try:
             record = await self.storage.api_keys.find_active_by_hash(key_hash)
         except StorageUnavailableError:
-            if remembered is not None:  # storage is down: a key verified before still reads
-                return remembered[0]
+            fallback: Principal | None = await self._cache.recall(memo_key, expired_ok=True)
+            if fallback is not None:  # storage is down: a key verified before (and not revoked) still reads
+                return fallback
             raise
         if record is None:
-            self._verified.pop(key_hash, None)
             raise AuthenticationError("unknown or revoked API key")
         principal = Principal(key_id=record.id, tenant_id=record.tenant_id, role=record.role)
-        self._verified[key_hash] = (principal, time.monotonic())
+        await self._cache.remember(
+            memo_key,
+            principal,
+            tenant_id=record.tenant_id,
+            node_id=None,
+            max_age_s=PRINCIPAL_TTL_S,
+            epoch=epoch,
+        )
         return principal
 
     async def create_tenant(self, principal: Principal, name: str) -> TenantRecord:
@@ -121,5 +132,6 @@ class AccountService:
         """Revoke a key at once; later requests with it get 401."""
         principal.require_tenant_admin(tenant_id)
         record = await self.storage.api_keys.revoke(tenant_id, key_id)
-        self._verified = {h: entry for h, entry in self._verified.items() if entry[0].key_id != key_id}
+        # Remembered keys are tenant-wide records: dropped here at once, on other replicas within the check.
+        await self._cache.invalidate_node(tenant_id, None)
         return record

@@ -179,23 +179,15 @@ class CycleService:
         transaction invalidates it), so a hot page costs no cache round trip and no JSON work.
         """
         check_channel_cursor(cursor)
-        cache = self.runtime.cache
-        memo_key = ("channels-page", node.tenant_id, node.id, limit, cursor)
-        remembered: bytes | None = await cache.recall(memo_key)
-        if remembered is not None:
-            return remembered
-        epoch = cache.fill_epoch()
-        body, cursor_known = await self._shared_page(node, limit, cursor)
-        if cursor_known:  # unknown cursors are not worth an entry each
-            await cache.remember(
-                memo_key,
-                body,
-                tenant_id=node.tenant_id,
-                node_id=node.id,
-                max_age_s=TtlClass.CHANNELS.seconds,
-                epoch=epoch,
-                size=len(body),
-            )
+        body, _ = await self.runtime.cache.remembered(
+            ("channels-page", node.tenant_id, node.id, limit, cursor),
+            lambda: self._shared_page(node, limit, cursor),
+            tenant_id=node.tenant_id,
+            node_id=node.id,
+            max_age_s=TtlClass.CHANNELS.seconds,
+            size=lambda page: len(page[0]),
+            keep=lambda page: page[1],  # unknown cursors are not worth an entry each
+        )
         return body
 
     async def _shared_page(self, node: NodeRecord, limit: int, cursor: str | None) -> tuple[bytes, bool]:
@@ -247,23 +239,18 @@ class CycleService:
 
     async def score_body(self, node: NodeRecord, chan_id: str) -> bytes:
         """The score breakdown as JSON bytes, remembered in this process until the node is invalidated."""
-        cache = self.runtime.cache
-        memo_key = ("score", node.tenant_id, node.id, chan_id)
-        remembered: bytes | None = await cache.recall(memo_key)
-        if remembered is not None:
-            return remembered
-        epoch = cache.fill_epoch()
-        body = orjson.dumps(await self.score(node, chan_id))
-        await cache.remember(
-            memo_key,
-            body,
+
+        async def load() -> bytes:
+            return orjson.dumps(await self.score(node, chan_id))
+
+        return await self.runtime.cache.remembered(
+            ("score", node.tenant_id, node.id, chan_id),
+            load,
             tenant_id=node.tenant_id,
             node_id=node.id,
             max_age_s=TtlClass.SCORES.seconds,
-            epoch=epoch,
-            size=len(body),
+            size=len,
         )
-        return body
 
     async def score(self, node: NodeRecord, chan_id: str) -> dict[str, Any]:
         """The full score breakdown of one channel from its latest snapshot (cached for 15 min)."""
@@ -302,25 +289,20 @@ class CycleService:
         """A page of decisions as JSON bytes, remembered in this process for `DECISIONS_MAX_AGE_S`.
 
         Decisions change outside the node's invalidations too (expiry, execution outcomes), so a page is
-        served at most that long; a review through this replica drops the node's pages at once.
+        served that long (plus one reload); a review through this replica drops the tenant's pages at once.
         """
-        cache = self.runtime.cache
-        memo_key = ("decisions", node.tenant_id, node.id, status, kind, limit, cursor)
-        remembered: bytes | None = await cache.recall(memo_key)
-        if remembered is not None:
-            return remembered
-        epoch = cache.fill_epoch()
-        body = (await self.decisions(node, status, kind, limit, cursor)).model_dump_json().encode()
-        await cache.remember(
-            memo_key,
-            body,
+
+        async def load() -> bytes:
+            return (await self.decisions(node, status, kind, limit, cursor)).model_dump_json().encode()
+
+        return await self.runtime.cache.remembered(
+            ("decisions", node.tenant_id, node.id, status, kind, limit, cursor),
+            load,
             tenant_id=node.tenant_id,
             node_id=node.id,
             max_age_s=DECISIONS_MAX_AGE_S,
-            epoch=epoch,
-            size=len(body),
+            size=len,
         )
-        return body
 
     async def review(self, tenant_id: str, decision_id: str, approve: bool, actor: str) -> DecisionRecord:
         """Approve a decision waiting for an operator (a live or canary one is written at once), or reject one.

@@ -199,24 +199,24 @@ class NodeService:
         Every write to a node calls `cache.invalidate_node`, which drops the remembered record here at once
         and on other replicas within the generation check; the shared cache copy serves while storage is down.
         """
-        cache = self.runtime.cache
-        memo_key = ("node", tenant_id, node_id)  # the tenant is part of the key: no other tenant's node
-        remembered: NodeRecord | None = await cache.recall(memo_key)
-        if remembered is not None:
-            return remembered
+        return await self.runtime.cache.remembered(
+            ("node", tenant_id, node_id),  # the tenant is part of the key: never another tenant's node
+            lambda: self._read(tenant_id, node_id),
+            tenant_id=tenant_id,
+            node_id=node_id,
+            max_age_s=TtlClass.NODE.seconds,
+        )
+
+    async def _read(self, tenant_id: str, node_id: str) -> NodeRecord:
         key = cache_key(tenant_id, node_id, "node")
-        epoch = cache.fill_epoch()
         try:
             node = await self.runtime.storage.nodes.get(tenant_id, node_id)
         except StorageUnavailableError:
-            cached = await cache.get_json(key)
+            cached = await self.runtime.cache.get_json(key)
             if cached is None:
                 raise
             return NodeRecord.model_validate(cached)
-        await cache.set_json(key, node.model_dump(mode="json"), TtlClass.NODE)  # on a fill only
-        await cache.remember(
-            memo_key, node, tenant_id=tenant_id, node_id=node_id, max_age_s=TtlClass.NODE.seconds, epoch=epoch
-        )
+        await self.runtime.cache.set_json(key, node.model_dump(mode="json"), TtlClass.NODE)  # on a fill only
         return node
 
     async def change(
