@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from app.graph.cache import GraphCache
 from app.graph.model import ChannelGraph
 from app.graph.source import resolve_graph
 from app.settings import Settings
@@ -26,11 +27,19 @@ def step(label: str) -> Iterator[None]:
     print(f" {time.perf_counter() - started:.2f} s", file=sys.stderr, flush=True)
 
 
+def graph_cache(settings: Settings) -> GraphCache:
+    """The commands' cache of parsed graphs and centrality: `<data_dir>/cache/`."""
+    return GraphCache(settings.data_dir / "cache")
+
+
 def load_graph_for_cli(explicit: Path | None, settings: Settings) -> ChannelGraph:
     """The graph named on the command line (must exist) or the configured one (synthetic when absent)."""
     with step("loading channel graph"):
         graph = resolve_graph(
-            explicit or settings.graph_file, settings.synthetic_graph_seed, allow_synthetic=explicit is None
+            explicit or settings.graph_file,
+            settings.synthetic_graph_seed,
+            allow_synthetic=explicit is None,
+            cache=graph_cache(settings),
         )
     if graph.synthetic:
         note(f"note: {graph.notes[0]}")

@@ -8,11 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.cli.progress import load_graph_for_cli, note, step
+from app.cli.progress import graph_cache, load_graph_for_cli, note, step
 from app.cli.render import render_json, render_table
 from app.engine.cycle import run_cycle
 from app.engine.profile import load_profiles
-from app.graph.centrality import centrality_for
 from app.sandbox.state import generate_sandbox_state
 from app.settings import get_settings
 
@@ -41,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     note(f"graph {graph.source}: {graph.node_count} nodes, {graph.edge_count} channels")
     node = graph.find_node(args.node)
     with step("computing centrality"):
-        centrality = centrality_for(graph, settings)
+        centrality = graph_cache(settings).centrality(graph, settings)
     seed = settings.sandbox_seed if args.seed is None else args.seed
     with step(f"simulating sandbox state for {graph.aliases[node] or graph.pubkeys[node]} (seed {seed})"):
         state = generate_sandbox_state(graph, node, seed=seed)

@@ -4,6 +4,9 @@ NetworKit does the heavy lifting (C++, parallel); networkx is far too slow at 17
 reference in tests. Harmonic closeness is estimated from BFS pivots with SciPy because NetworKit only offers it
 exactly (16 s on the full graph here) or for connected graphs (ApproxCloseness), and the channel graph has
 hundreds of small components.
+
+NetworKit and SciPy are imported where they compute: together they take about half a second to import, which
+a command reading centrality from the cache (app/graph/cache.py) never needs to pay.
 """
 
 from __future__ import annotations
@@ -11,16 +14,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import networkit as nk
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
-from scipy.sparse import csgraph
 
 from app.graph.model import ChannelGraph, IntArray
 from app.observability.metrics import CENTRALITY_SECONDS
-from app.settings import Settings
+
+if TYPE_CHECKING:
+    import networkit as nk
+
+    from app.settings import Settings
 
 FloatArray = npt.NDArray[np.float64]
 METRICS = ("betweenness", "harmonic", "degree", "pagerank")
@@ -75,6 +80,8 @@ def average_ranks(values: FloatArray) -> FloatArray:
 
 def build_networkit_graph(node_count: int, edges: tuple[IntArray, IntArray]) -> nk.Graph:
     """Undirected, unweighted NetworKit graph from `ChannelGraph.simple_edges()`: one edge per node pair."""
+    import networkit as nk
+
     nk_graph = nk.Graph(node_count, weighted=False, directed=False)
     nk_graph.addEdges(edges)
     return nk_graph
@@ -89,6 +96,8 @@ def compute_centrality(
     threads: int = 2,
 ) -> CentralityScores:
     """Compute every centrality metric; deterministic for a given seed and thread count."""
+    import networkit as nk
+
     started = time.perf_counter()
     nk.setNumberOfThreads(threads)
     nk.engineering.setSeed(seed, False)
@@ -143,6 +152,9 @@ def _estimate_harmonic(count: int, edges: tuple[IntArray, IntArray], samples: in
 
     For a uniform sample S of k pivots, E[sum over s in S of 1/d(s, v)] = (k/n) * H(v) in an undirected graph.
     """
+    import scipy.sparse as sp
+    from scipy.sparse import csgraph
+
     if count < 2:
         return np.zeros(count)
     samples = min(samples, count)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,11 @@ INT64_MAX = 2**63 - 1  # the columns are int64; a larger value is refused, never
 def load_graph(path: Path | str) -> ChannelGraph:
     """Read a graph file; `.gz` files are decompressed."""
     path = Path(path)
+    return decode_graph(read_graph_file(path), path)
+
+
+def read_graph_file(path: Path) -> bytes:
+    """The file's bytes as stored (still compressed for `.gz`), with errors that name the file."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError as exc:
@@ -40,6 +47,12 @@ def load_graph(path: Path | str) -> ChannelGraph:
         raise GraphFormatError(
             f"graph file {path} cannot be read: {exc.strerror}", {"path": str(path)}
         ) from exc
+    return raw
+
+
+def decode_graph(raw: bytes, path: Path) -> ChannelGraph:
+    """Decompress (`.gz`), decode and parse the bytes of the graph file at `path`."""
+    digest = content_digest(raw)
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)
@@ -51,7 +64,12 @@ def load_graph(path: Path | str) -> ChannelGraph:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise GraphFormatError(f"graph file {path} is not valid JSON: {exc}", {"path": str(path)}) from exc
-    return parse_graph(document, source=str(path))
+    return dataclasses.replace(parse_graph(document, source=str(path)), content_digest=digest)
+
+
+def content_digest(raw: bytes) -> str:
+    """SHA-256 of a graph file's bytes as stored: what caches of the parsed graph are keyed by."""
+    return hashlib.sha256(raw).hexdigest()
 
 
 def parse_graph(document: Any, source: str = "memory", synthetic: bool = False) -> ChannelGraph:

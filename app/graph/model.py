@@ -71,6 +71,8 @@ class ChannelGraph:
     source: str = "memory"
     synthetic: bool = False
     notes: list[str] = field(default_factory=list)
+    # SHA-256 of the file the graph was read from (None when generated or built in memory); keys caches.
+    content_digest: str | None = None
 
     @property
     def node_count(self) -> int:
