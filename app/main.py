@@ -23,10 +23,11 @@ from app.api.routes.nodes import router as nodes_router
 from app.api.schemas import ERROR_RESPONSES
 from app.cache.facade import Cache
 from app.engine.profile import load_profiles
+from app.errors import ConfigError
 from app.graph.centrality import CentralityScores, centrality_for
 from app.graph.model import ChannelGraph
 from app.graph.source import resolve_graph
-from app.parent_watch import exit_with_parent
+from app.parent_watch import follow_parent
 from app.resilience.ratelimit import KeyRateLimiter
 from app.runtime import GraphState
 from app.scheduler.jobs import background_jobs
@@ -69,10 +70,11 @@ def graph_workers() -> ProcessPoolExecutor:
 
     "spawn": forking a process that already runs threads (uvicorn, NetworKit) is unsafe. The worker
     stops when the service does, even a service killed with SIGKILL: without that watch each kill left
-    an orphan of about 100 MB behind.
+    an orphan of about 100 MB behind. It ignores Ctrl-C, which is the service's to handle: the service
+    shuts the pool down.
     """
     return ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=follow_parent
     )
 
 

@@ -18,3 +18,13 @@ def exit_with_parent(poll_s: float = 0.5) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def follow_parent() -> None:
+    """Initializer of a worker process the service owns: Ctrl-C is left to the parent, and it exits with it.
+
+    A terminal's Ctrl-C reaches the whole process group. The parent shuts its pool down in order; a worker
+    interrupted while it waited for work only printed a KeyboardInterrupt traceback.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with_parent()
