@@ -22,6 +22,7 @@ COMMAND_MODULES = {
     "vault": "app.cli.vault",
     "backups": "app.cli.backups",
     "ops": "app.cli.ops",
+    "simulate": "app.cli.simulate",
 }
 
 
