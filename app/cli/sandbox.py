@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.progress import load_graph_for_cli, note, step
+from app.cli.sandbox_folder import claim_folder, default_folder
 from app.parent_watch import exit_with_parent
 from app.sandbox.lnd.app import LndSimulator
 from app.sandbox.lnd.auth import Macaroons
@@ -17,7 +18,7 @@ from app.sandbox.lnd.node import SimulatedNode
 from app.sandbox.lnd.server import load_root_key, serve, write_credentials
 from app.sandbox.lnd.tls import write_certificate
 from app.sandbox.state import generate_sandbox_state
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 
 
 def add_parser(commands: Any) -> None:
@@ -39,7 +40,13 @@ def add_parser(commands: Any) -> None:
         "--tls", action=argparse.BooleanOptionalAction, default=True, help="serve HTTPS (default)"
     )
     lnd.add_argument("--seed", type=int, help="sandbox seed (default MCP_SANDBOX_SEED)")
-    lnd.add_argument("--data-dir", type=Path, help="where to write macaroons, tls.cert and sandbox.token")
+    lnd.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where to write macaroons, tls.cert and sandbox.token (default MCP_SANDBOX_LND_DIR when set, "
+        "else <MCP_DATA_DIR>/sandbox-lnd-standalone: never the demo's data/sandbox-lnd); a folder in use by "
+        "another running simulator is refused",
+    )
     lnd.add_argument("--graph", type=Path, help="LND GET /v1/graph JSON (.json or .json.gz)")
     lnd.add_argument("--clock-speed", type=float, help="simulated seconds per second (default 1; 0 freezes)")
     lnd.add_argument(
@@ -52,10 +59,17 @@ def add_parser(commands: Any) -> None:
 
 
 def run_lnd(args: argparse.Namespace) -> int:
-    """Build the simulated node, write its credentials, print where they are and serve."""
+    """Claim the credentials folder, build the simulated node, write its credentials and serve."""
     if args.exit_with_parent:
         exit_with_parent()
     settings = get_settings()
+    data_dir: Path = (args.data_dir or default_folder(settings)).resolve()
+    with claim_folder(data_dir):  # before the simulation, so a refusal comes at once
+        return _serve_in(data_dir, args, settings)
+
+
+def _serve_in(data_dir: Path, args: argparse.Namespace, settings: Settings) -> int:
+    """Simulate the node, write its credentials into the claimed folder, print where they are, serve."""
     graph = load_graph_for_cli(args.graph, settings)
     index = graph.find_node(args.node)
     seed = settings.sandbox_seed if args.seed is None else args.seed
@@ -64,7 +78,6 @@ def run_lnd(args: argparse.Namespace) -> int:
         state = generate_sandbox_state(graph, index, seed=seed, now_s=int(time.time()))
     host = args.host or settings.sandbox_lnd_host
     port = settings.sandbox_lnd_port if args.port is None else args.port
-    data_dir: Path = (args.data_dir or settings.sandbox_lnd_dir).resolve()
     speed = settings.sandbox_lnd_clock_speed if args.clock_speed is None else args.clock_speed
     clock = SimulatedClock(state.now_s, speed=speed)
     node = SimulatedNode(state, graph, clock, accept_positive_inbound_fees=args.accept_positive_inbound_fees)
