@@ -1,0 +1,124 @@
+"""Run every fee strategy on several focal nodes and seeds; print means with 95 % intervals, write JSON.
+
+Usage: .venv/bin/python scripts/compare_strategies.py [--nodes ACINQ ...] [--seeds 1 2 3] [--days 30]
+       [--rate 0.05] [--demand capacity] [--strategies ...] [--out results.json]
+Without --nodes it takes the largest hub (ACINQ), the largest node with 50-200 channels and the largest
+with 5-20 channels (by capacity). Runs of one node share their routing tables (the network outside the
+focal node never changes), and every strategy sees the same payments for a seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from app.cli.progress import load_graph_for_cli, note
+from app.cli.simulate import add_config_arguments, config_from
+from app.engine.profile import load_profiles
+from app.graph.centrality import CentralityScores, centrality_for
+from app.graph.model import ChannelGraph
+from app.settings import get_settings
+from app.simulation.report import calibration_table, mean_ci, result_document, run_table
+from app.simulation.simulator import RunResult, routing_tables, seeded_network, simulate, stderr_progress
+from app.simulation.strategies import STRATEGY_NAMES, make_strategy
+
+
+def default_nodes(graph: ChannelGraph) -> list[int]:
+    """The biggest hub, the biggest 50-200-channel router and the biggest 5-20-channel node, by capacity."""
+    degrees, capacity = graph.degrees, graph.node_capacity_sat
+    picks = [int(degrees.argmax())]
+    for low, high in ((50, 200), (5, 20)):
+        candidates = np.flatnonzero((degrees >= low) & (degrees <= high))
+        picks.append(int(candidates[np.argmax(capacity[candidates])]))
+    return picks
+
+
+def summary_table(results: list[RunResult]) -> str:
+    """Per node and strategy: means over seeds with 95 % intervals, and revenue against static on the same seed."""
+    static = {
+        (r.focal_pubkey, r.seed): r.metrics["focal"]["revenue_msat"]
+        for r in results
+        if r.strategy == "static"
+    }
+    groups: dict[tuple[str, str], list[RunResult]] = defaultdict(list)
+    for r in results:
+        groups[(r.focal_alias or r.focal_pubkey[:16], r.strategy)].append(r)
+    header = (
+        f"{'node':<18} {'strategy':<24} {'revenue sat':>20} {'vs static':>16} {'ann. %':>16} "
+        f"{'depleted':>9} {'full':>7} {'upd/ch/day':>10} {'net success':>11}"
+    )
+    lines = [header, "-" * len(header)]
+    for (alias, strategy), runs in groups.items():
+        revenue = mean_ci([r.metrics["focal"]["revenue_msat"] / 1000 for r in runs])
+        ratios = [
+            r.metrics["focal"]["revenue_msat"] / static[(r.focal_pubkey, r.seed)] - 1
+            for r in runs
+            if static.get((r.focal_pubkey, r.seed))
+        ]
+        versus = mean_ci(ratios) if ratios else (float("nan"), 0.0)
+        annual = mean_ci([r.metrics["focal"]["annualised_return_pct"] for r in runs])
+        depleted = float(np.mean([r.metrics["focal"]["depleted_share"] for r in runs]))
+        full = float(np.mean([r.metrics["focal"]["full_share"] for r in runs]))
+        updates = float(np.mean([r.metrics["focal"]["updates_per_channel_day"] for r in runs]))
+        success = float(np.mean([r.metrics["network"]["success_rate"] for r in runs]))
+        lines.append(
+            f"{alias[:18]:<18} {strategy:<24} {revenue[0]:>11,.0f} ±{revenue[1]:>7,.0f} "
+            f"{versus[0]:>+8.1%} ±{versus[1]:>6.1%} {annual[0]:>8.4f} ±{annual[1]:>6.4f} "
+            f"{depleted:>9.1%} {full:>7.1%} {updates:>10.3f} {success:>11.1%}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    """Parse flags, run every (node, seed, strategy), print the tables, write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--nodes", nargs="*", help="focal nodes by alias or pubkey (default: hub, router, small)"
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds")
+    parser.add_argument("--strategies", nargs="+", choices=STRATEGY_NAMES, default=list(STRATEGY_NAMES))
+    parser.add_argument("--out", type=Path, default=Path("compare_strategies.json"), help="JSON results file")
+    add_config_arguments(parser)
+    args = parser.parse_args()
+    settings = get_settings()
+    graph = load_graph_for_cli(args.graph, settings)
+    nodes = [graph.find_node(n) for n in args.nodes] if args.nodes else default_nodes(graph)
+    profiles = load_profiles(settings.thresholds_file)
+    centrality: list[CentralityScores] = []
+
+    def shared_centrality() -> CentralityScores:
+        if not centrality:
+            centrality.append(centrality_for(graph, settings))
+        return centrality[0]
+
+    results: list[RunResult] = []
+    for node in nodes:
+        note(f"focal node {graph.aliases[node] or graph.pubkeys[node]}: {graph.degree(node)} channels")
+        tables = None
+        for seed in args.seeds:
+            config = config_from(args, seed)
+            if tables is None:
+                tables = routing_tables(seeded_network(graph, config), node, config)
+            for name in args.strategies:
+                strategy = make_strategy(name, seed, profiles, shared_centrality)
+                result = simulate(graph, node, strategy, config, tables)
+                stderr_progress(
+                    f"done {name} seed {seed}: revenue {result.metrics['focal']['revenue_msat'] // 1000:,} sat "
+                    f"in {result.seconds:.0f} s"
+                )
+                results.append(result)
+                args.out.write_bytes(
+                    orjson.dumps([result_document(r) for r in results], option=orjson.OPT_INDENT_2)
+                )
+    sys.stdout.write(summary_table(results) + "\n" + calibration_table(results) + "\n" + run_table(results))
+    note(f"results written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
