@@ -14,7 +14,7 @@ from app.storage.errors import translate_errors
 from app.storage.fields import bson_utc, time_prefix, utc_now
 from app.storage.paging import DEFAULT_PAGE_SIZE, Page, fetch_page
 from app.storage.records import DecisionRecord
-from app.storage.shadow_report import ShadowReport, report_window, summarize
+from app.storage.shadow_report import REPORT_FIELDS, ShadowReport, report_window, summarize
 
 MAX_REPORT_DECISIONS = 200_000
 WRITING_KINDS = tuple(kind.value for kind in DecisionKind if kind.writes_policy)
@@ -134,7 +134,7 @@ class DecisionRepository(Repository):
         now: datetime | None = None,
         mode: ExecutionMode = ExecutionMode.SHADOW,
     ) -> ShadowReport:
-        """Counts of writing proposals (fee, inbound discount, max HTLC) per UTC day and per channel.
+        """Writing proposals (fee, inbound discount, max HTLC) that would have changed a policy, and the refused.
 
         Summed in Python over one bounded, projected query rather than an aggregation pipeline:
         nx-27017 returns `$group` keys built from expressions (`$dateToString`) unevaluated.
@@ -143,7 +143,7 @@ class DecisionRepository(Repository):
         query = scoped(tenant_id, node_id=node_id, mode=mode.value)
         query["kind"] = {"$in": list(WRITING_KINDS)}
         query.update(query_bounds)
-        projection = {"_id": 0, "chan_id": 1, "kind": 1, "status": 1, "created_at": 1}
+        projection = {"_id": 0, **dict.fromkeys(REPORT_FIELDS, 1)}
         cursor = self._collection.find(query, projection).limit(MAX_REPORT_DECISIONS + 1)
         documents = await cursor.to_list()
         truncated = len(documents) > MAX_REPORT_DECISIONS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -104,7 +105,9 @@ async def test_racing_approve_and_reject_exactly_one_wins(
     assert await storage.decisions.get("t1", record.id) == winners[0]
 
 
-async def test_shadow_report_counts_writing_proposals_per_day_and_channel(storage: Storage, cycle_report):
+async def test_shadow_report_counts_accepted_proposals_per_day_and_channel_and_refused_ones_apart(
+    storage: Storage, cycle_report
+):
     now = T0 + timedelta(days=2)
     day_one = builders.decisions(cycle_report, "t1", "n1", "c1")
     day_two = [
@@ -119,23 +122,33 @@ async def test_shadow_report_counts_writing_proposals_per_day_and_channel(storag
     other_node = builders.decisions(cycle_report, "t1", "n2")
     await storage.decisions.add_many(day_one + day_two + too_old + live + other_node)
     writing = [r for r in day_one if r.kind.writes_policy]
+    accepted = [r for r in writing if r.status is DecisionStatus.APPROVED]
+    refused = [r for r in writing if r.status is DecisionStatus.REJECTED]
+    assert accepted and refused  # the real cycle has both: the daily cap refuses most of its proposals
     report = await storage.decisions.shadow_report("t1", "n1", days=7, now=now)
-    assert report.total == 2 * len(writing) and not report.truncated
-    assert report.by_day[date(2026, 3, 1)] == report.by_day[date(2026, 3, 2)] == len(writing)
+    # Refused proposals would never have changed anything: they are counted apart, with their codes.
+    assert report.total == 2 * len(accepted) and not report.truncated
+    assert report.refused == 2 * len(refused)
+    codes = Counter(code.value for r in refused for code in set(r.validation.codes))  # type: ignore[union-attr]
+    assert report.refused_by_code == {code: 2 * count for code, count in codes.items()}
+    assert report.by_day[date(2026, 3, 1)] == report.by_day[date(2026, 3, 2)] == len(accepted)
     assert report.by_day[date(2026, 2, 25)] == report.by_day[date(2026, 3, 3)] == 0
     assert len(report.by_day) == 8
-    assert report.by_channel == {r.chan_id: 2 for r in writing}
-    assert report.by_day_and_channel[date(2026, 3, 1)] == {r.chan_id: 1 for r in writing}
-    assert (
-        set(report.by_kind) == {r.kind.value for r in writing}
-        and DecisionKind.HOLD.value not in report.by_kind
-    )
-    assert sum(report.by_status.values()) == report.total
+    assert report.by_channel == {chan: 2 * n for chan, n in Counter(r.chan_id for r in accepted).items()}
+    assert report.by_day_and_channel[date(2026, 3, 1)] == dict(Counter(r.chan_id for r in accepted))
+    assert set(report.by_kind) == {r.kind.value for r in accepted}
+    assert DecisionKind.HOLD.value not in report.by_kind
+    assert sum(report.by_status.values()) == 2 * len(writing)
+    assert report.by_status[DecisionStatus.REJECTED.value] == report.refused
     for shift_ms in (0, 5, 20, 40):  # the window's start is exact to the millisecond
         end = now + timedelta(milliseconds=shift_ms)
-        inside = [r for r in day_two if r.kind.writes_policy and r.created_at >= end - timedelta(days=1)]
+        inside = [
+            r
+            for r in day_two
+            if r.status is DecisionStatus.APPROVED and r.created_at >= end - timedelta(days=1)
+        ]
         assert (await storage.decisions.shadow_report("t1", "n1", days=1, now=end)).total == len(inside)
     live_report = await storage.decisions.shadow_report("t1", "n1", days=7, now=now, mode=ExecutionMode.LIVE)
-    assert live_report.total == len(writing)
+    assert (live_report.total, live_report.refused) == (len(accepted), len(refused))
     with pytest.raises(InvalidInputError):
         await storage.decisions.shadow_report("t1", "n1", days=0)
