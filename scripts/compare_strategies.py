@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python scripts/compare_strategies.py [--nodes ACINQ ...] [--seeds 1 2 3] [--days 30]
        [--rate 0.05] [--demand capacity] [--strategies ...] [--out results.json]
+       .venv/bin/python scripts/compare_strategies.py --from-json a.json b.json   # tables of saved runs
 Without --nodes it takes the largest hub (ACINQ), the largest node with 50-200 channels and the largest
 with 5-20 channels (by capacity). Runs of one node share their routing tables (the network outside the
 focal node never changes), and every strategy sees the same payments for a seed.
@@ -50,7 +51,7 @@ def summary_table(results: list[RunResult]) -> str:
         groups[(r.focal_alias or r.focal_pubkey[:16], r.strategy)].append(r)
     header = (
         f"{'node':<18} {'strategy':<24} {'revenue sat':>20} {'vs static':>16} {'ann. %':>16} "
-        f"{'depleted':>9} {'full':>7} {'upd/ch/day':>10} {'net success':>11}"
+        f"{'fwds/run':>8} {'depleted':>9} {'full':>7} {'upd/ch/day':>10} {'net success':>11}"
     )
     lines = [header, "-" * len(header)]
     for (alias, strategy), runs in groups.items():
@@ -66,10 +67,11 @@ def summary_table(results: list[RunResult]) -> str:
         full = float(np.mean([r.metrics["focal"]["full_share"] for r in runs]))
         updates = float(np.mean([r.metrics["focal"]["updates_per_channel_day"] for r in runs]))
         success = float(np.mean([r.metrics["network"]["success_rate"] for r in runs]))
+        forwards = float(np.mean([r.metrics["focal"]["forwards"] for r in runs]))
         lines.append(
             f"{alias[:18]:<18} {strategy:<24} {revenue[0]:>11,.0f} ±{revenue[1]:>7,.0f} "
             f"{versus[0]:>+8.1%} ±{versus[1]:>6.1%} {annual[0]:>8.4f} ±{annual[1]:>6.4f} "
-            f"{depleted:>9.1%} {full:>7.1%} {updates:>10.3f} {success:>11.1%}"
+            f"{forwards:>8,.0f} {depleted:>9.1%} {full:>7.1%} {updates:>10.3f} {success:>11.1%}"
         )
     return "\n".join(lines) + "\n"
 
@@ -83,8 +85,15 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds")
     parser.add_argument("--strategies", nargs="+", choices=STRATEGY_NAMES, default=list(STRATEGY_NAMES))
     parser.add_argument("--out", type=Path, default=Path("compare_strategies.json"), help="JSON results file")
+    parser.add_argument(
+        "--from-json", type=Path, nargs="+", help="print the tables of saved result files instead of running"
+    )
     add_config_arguments(parser)
     args = parser.parse_args()
+    if args.from_json:
+        saved = [RunResult(**d) for path in args.from_json for d in orjson.loads(path.read_bytes())]
+        sys.stdout.write(summary_table(saved) + "\n" + calibration_table(saved) + "\n" + run_table(saved))
+        return 0
     settings = get_settings()
     graph = load_graph_for_cli(args.graph, settings)
     nodes = [graph.find_node(n) for n in args.nodes] if args.nodes else default_nodes(graph)

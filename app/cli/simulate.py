@@ -43,6 +43,12 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--balance-beta", type=float, nargs=2, default=defaults.balance_beta, help="balance prior"
     )
+    parser.add_argument(
+        "--refill-half-life-h",
+        type=float,
+        default=defaults.refill_half_life_s / 3600,
+        help="other nodes' channels drift back to their prior split with this half-life (0: never)",
+    )
 
 
 def config_from(args: argparse.Namespace, seed: int) -> SimulationConfig:
@@ -56,6 +62,7 @@ def config_from(args: argparse.Namespace, seed: int) -> SimulationConfig:
         amount_sigma=args.amount_sigma,
         max_attempts=args.max_attempts,
         balance_beta=(float(args.balance_beta[0]), float(args.balance_beta[1])),
+        refill_half_life_s=args.refill_half_life_h * 3600,
     )
 
 

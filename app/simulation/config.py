@@ -38,5 +38,8 @@ class SimulationConfig:
     # Balance prior: Beta(a, b) share on the node1 side; (1, 1) is the uniform prior of Pickhardt-Richter.
     balance_beta: tuple[float, float] = (1.0, 1.0)
     reserve_ratio: float = 0.01  # channel reserve (LND: 1 % of capacity, at least the dust limit)
+    # Channels of other nodes drift back toward their seeded split with this half-life (0: never), standing in
+    # for opposite-direction traffic and rebalancing the sample does not play (app/simulation/refill.py).
+    refill_half_life_s: float = 86_400.0
     sample_every_s: int = 3_600  # how often the focal node's balances are sampled for the depletion shares
     tree_cache_size: int = 3_000  # cached shortest-path trees (one per receiver and amount bucket)

@@ -5,8 +5,9 @@ where the focal node cannot forward never changes: one reverse Dijkstra per (rec
 (scipy, compiled) gives it from every sender, and is cached (LRU). The focal node's fees change daily;
 a route through it is s -> focal (one tree per bucket, recomputed when its policy changes) + one focal
 channel + the cached tree from there on, and the sender takes whichever of the two is cheaper: exact
-for the cost model, without recomputing the cached trees. A sender that remembers failed channels
-searches the whole current graph without them (one Dijkstra per retry).
+for the cost model, without recomputing the cached trees. A sender that must avoid channels that failed
+takes the cheapest single deviation from its first route onto a cached tree (app/simulation/detours.py),
+and searches the whole current graph without them only when no such deviation is valid.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from app.simulation.costs import CostModel, bucket_amount_msat
+from app.simulation.detours import Adjacency, detour
 from app.simulation.network import SimNetwork
 
 FloatArray = npt.NDArray[np.float64]
@@ -45,6 +47,7 @@ class RoutingTables:
         self.pair_starts = np.concatenate([[0], np.cumsum([len(d) for d in network.pair_dirs])[:-1]]).astype(
             np.int64
         )
+        self.adjacency = Adjacency.of(network.pair_from, n)
         self.focal_out = np.flatnonzero(network.pair_from == focal)
         self.focal_in = np.flatnonzero(network.pair_to == focal)
         self._network = network
@@ -136,6 +139,7 @@ class _FocalBucket:
     """The focal node's current part of one bucket: full pair costs, chosen halves, its tree and channels."""
 
     costs: CompactMatrix
+    pair_costs: FloatArray
     chosen: IntArray
     tree: Tree
     out_peers: IntArray
@@ -151,6 +155,7 @@ class RouteFinder:
         self.focal = tables.focal
         self._focal: dict[int, _FocalBucket] = {}
         self.slow_searches = 0
+        self.detours = 0
 
     def focal_policy_changed(self) -> None:
         """Forget everything computed from the focal node's policies."""
@@ -179,7 +184,7 @@ class RouteFinder:
         compact = tables.matrix(costs)
         tree = shortest_tree(compact.matrix, self.focal)
         out = tables.focal_out
-        state = _FocalBucket(compact, chosen, tree, network.pair_to[out], costs[out])
+        state = _FocalBucket(compact, costs, chosen, tree, network.pair_to[out], costs[out])
         self._focal[bucket] = state
         return state
 
@@ -204,9 +209,46 @@ class RouteFinder:
         if route is None or not avoid:
             return route
         network = self.network
-        if any(network.pair_id(route[i], route[i + 1]) in avoid for i in range(len(route) - 1)):
-            return self._search(sender, receiver, bucket, avoid)  # the best route uses an avoided pair
-        return route
+        pairs = [network.pair_id(route[i], route[i + 1]) for i in range(len(route) - 1)]
+        if not any(pair in avoid for pair in pairs):
+            return route
+        found = self._detour(route, pairs, receiver, bucket, avoid)  # the best route uses an avoided pair
+        if found is not None:
+            self.detours += 1
+            return found
+        return self._search(sender, receiver, bucket, avoid)
+
+    def _detour(
+        self, route: list[int], pairs: list[int], receiver: int, bucket: int, avoid: set[int]
+    ) -> list[int] | None:
+        """The cheapest single deviation from `route` onto the receiver's cached tree (or via the focal node)."""
+        focal = self._focal_bucket(bucket)
+        dist, pred = self.tables.tree(receiver, bucket)
+        tail_cost = dist.copy()
+        focal_peer = -1
+        if len(focal.out_peers):  # the focal node forwards onto the cached tree through its best channel
+            onward = focal.out_costs + dist[focal.out_peers]
+            best = int(np.argmin(onward))
+            tail_cost[self.focal] = onward[best]
+            focal_peer = int(focal.out_peers[best])
+
+        def tail_walk(node: int) -> list[int] | None:
+            if node != self.focal:
+                return _walk(pred, node, receiver)
+            rest = _walk(pred, focal_peer, receiver) if focal_peer >= 0 else None
+            return None if rest is None else [node, *rest]
+
+        return detour(
+            route,
+            pairs,
+            avoid,
+            focal.pair_costs,
+            self.network.pair_to,
+            self.tables.adjacency,
+            tail_cost,
+            tail_walk,
+            self.network.pair_id,
+        )
 
     def _cheapest(self, sender: int, receiver: int, bucket: int) -> list[int] | None:
         """The cheapest route with nothing avoided: a cached tree, or the focal tree plus a cached tree."""

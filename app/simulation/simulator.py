@@ -19,6 +19,7 @@ from app.simulation.focal import FocalNode, PolicyUpdate, focal_node
 from app.simulation.metrics import BalanceSampler, run_metrics
 from app.simulation.network import SimNetwork, build_network
 from app.simulation.payments import PaymentSender
+from app.simulation.refill import LiquidityRefill
 from app.simulation.routing import RouteFinder, RoutingTables
 from app.simulation.strategies.base import ChannelState, FeeStrategy, StrategyView
 
@@ -72,6 +73,7 @@ def simulate(
     sender = PaymentSender(network, finder, focal_index, focal, config.max_attempts, config.failure_memory_s)
     demand = Demand(network, focal_index, config)
     sampler = BalanceSampler(network, focal)
+    refill = LiquidityRefill(network, focal_index, config.refill_half_life_s)
     for day in range(config.days):
         day_start = float(SNAPSHOT_NOW_S + day * DAY_S)
         if _apply(strategy.decide(_view(network, focal, day_start, day)), network, focal, day_start):
@@ -88,6 +90,7 @@ def simulate(
         ):
             while when >= next_sample:
                 sampler.sample()
+                refill.step(config.sample_every_s)
                 next_sample += config.sample_every_s
             sender.pay(when, payer, payee, amount)
         if progress:
@@ -102,6 +105,8 @@ def simulate(
     metrics = run_metrics(config, focal, network, sender.stats, sampler)
     metrics["trees_built"] = tables.trees_built
     metrics["full_searches"] = finder.slow_searches
+    metrics["detours"] = finder.detours
+    metrics["strategy"] = strategy.diagnostics()
     return RunResult(strategy.name, focal.alias, focal.pubkey, config.seed, config.days, seconds, metrics)
 
 

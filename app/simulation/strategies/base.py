@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from app.domain.policy import ChannelPolicy
 from app.simulation.focal import FocalChannel, FocalNode
@@ -49,3 +50,7 @@ class FeeStrategy(ABC):
     @abstractmethod
     def decide(self, view: StrategyView) -> dict[int, ChannelPolicy]:
         """New policies by channel index; channels left out keep theirs."""
+
+    def diagnostics(self) -> dict[str, Any]:
+        """What the strategy decided over the run, for the results JSON (empty unless a strategy keeps some)."""
+        return {}

@@ -10,7 +10,10 @@ calls - scores, decides and validates every channel. Decisions the gate approves
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.domain.channel import Channel
 from app.domain.forwarding import ForwardingEvent, PolicyChange
@@ -24,6 +27,8 @@ from app.graph.centrality import CentralityScores
 from app.graph.synthetic import block_height_at
 from app.simulation.strategies.base import DAY_S, FeeStrategy, StrategyView
 
+NUMBER = re.compile(r"-?\d[\d,.]*")  # numbers in reasons, so the same rule's reasons count together
+
 
 @dataclass
 class EngineStrategy(FeeStrategy):
@@ -35,6 +40,8 @@ class EngineStrategy(FeeStrategy):
     name: str = "ours"
     last_report: CycleReport | None = None
     _events: list[ForwardingEvent] = field(default_factory=list)
+    _tally: Counter[str] = field(default_factory=Counter)
+    _reasons: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         """Name the strategy after its profile."""
@@ -44,12 +51,31 @@ class EngineStrategy(FeeStrategy):
         """Run one cycle and return the policies of the decisions that would be written."""
         report = run_cycle(self.snapshot(view), view.network.graph, self.centrality, self.profile)
         self.last_report = report
+        self._count(report)
         writable = {Verdict.APPROVED, Verdict.NEEDS_APPROVAL} if self.approve_waiting else {Verdict.APPROVED}
         index = {state.channel.chan_id: state.channel.index for state in view.channels}
         return {
             index[e.channel.chan_id]: e.decision.proposed_policy
             for e in report.evaluations
             if e.decision.kind.writes_policy and e.validation.verdict in writable
+        }
+
+    def _count(self, report: CycleReport) -> None:
+        """Tally decision kinds, verdicts, the validator's issue codes and the reasons the rules gave."""
+        for e in report.evaluations:
+            kind = e.decision.kind.value
+            self._tally[f"kind:{kind}"] += 1
+            self._tally[f"verdict:{kind}:{e.validation.verdict.value}"] += 1
+            for issue in e.validation.issues:
+                self._tally[f"issue:{kind}:{issue.code.value}"] += 1
+            for reason in e.decision.reasons:
+                self._reasons[NUMBER.sub("#", reason)[:120]] += 1
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Every channel-day's decision kind, verdict and issue codes, and the 25 most frequent reasons."""
+        return {
+            "counts": dict(sorted(self._tally.items())),
+            "top_reasons": dict(self._reasons.most_common(25)),
         }
 
     def snapshot(self, view: StrategyView) -> NodeSnapshot:
