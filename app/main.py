@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from app.api.body_limits import BodyLimitMiddleware
 from app.api.docs import router as docs_router
 from app.api.errors import register_error_handlers
 from app.api.health import router as health_router
+from app.api.query_params import refuse_unknown_query
 from app.api.request_id import RequestIdMiddleware
 from app.api.routes.accounts import router as accounts_router
 from app.api.routes.cycles import router as cycles_router
@@ -136,7 +138,10 @@ async def build_runtime(
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; nothing heavy happens until the lifespan starts."""
-    settings = settings or get_settings()
+    try:
+        settings = settings or get_settings()
+    except ConfigError as exc:  # one line naming the variable, not a traceback from the server's loader
+        raise SystemExit(f"error: {exc.message}") from None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -177,8 +182,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(refuse_unknown_query)],
     )
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)  # added last, so outermost: every answer carries the id
     register_error_handlers(app)
     app.include_router(health_router)
     app.include_router(docs_router)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The public snapshot lives beside the project (it comes from another project's repository and is never copied in).
@@ -207,7 +209,22 @@ class Settings(BaseSettings):
         return self.backup_dir or self.data_dir / "backups"
 
 
+def settings_problems(error: ValidationError) -> str:
+    """One line per bad variable: its name, its value (never a secret's) and what is allowed."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        name = str(problem["loc"][0]) if problem["loc"] else "?"
+        field = Settings.model_fields.get(name)
+        secret = field is not None and "SecretStr" in str(field.annotation)
+        value = "(hidden)" if secret else repr(problem.get("input"))
+        lines.append(f"MCP_{name.upper()}={value}: {problem['msg']}")
+    return "; ".join(lines)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Settings read from the environment once per process."""
-    return Settings()
+    """Settings read from the environment once per process; a bad value is one clear ConfigError."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(f"invalid setting: {settings_problems(exc)}") from None

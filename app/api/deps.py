@@ -8,7 +8,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.domain.access import ApiKeyRole
-from app.errors import StorageUnavailableError
+from app.errors import AuthenticationError, StorageUnavailableError
 from app.services.accounts import AccountService, Principal
 from app.services.cycles import CycleService
 from app.services.nodes import NodeService
@@ -45,14 +45,21 @@ bearer_scheme = HTTPBearer(auto_error=False, description="an API key: `Authoriza
 async def get_principal(
     accounts: Accounts,
     runtime: Runtime,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
-    """The caller behind `Authorization: Bearer <key>`, rate-limited per key."""
+    """The caller behind `Authorization: Bearer <key>`, rate-limited per key, and per address once it fails."""
     token = credentials.credentials.strip() if credentials is not None else ""
+    address = request.client.host if request.client else "-"  # the proxy's unless uvicorn trusts its headers
+    await runtime.auth_failures.check(address)
     try:  # an empty token is refused by authenticate, with the same message as an absent header
         principal = await accounts.authenticate(token)
     except StorageUnavailableError:
         raise StorageUnavailableError("storage is unavailable, so API keys cannot be checked") from None
+    except AuthenticationError:
+        if token:  # a guess; a missing header is a client's mistake, not an attempt on a key
+            await runtime.auth_failures.failed(address)
+        raise
     await runtime.limiter.check(principal.key_id)
     return principal
 

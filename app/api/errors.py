@@ -70,7 +70,8 @@ async def domain_error_handler(request: Request, exc: Exception) -> JSONResponse
     if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
     if status >= 500:
-        log.warning("request %s %s failed: %s", request.method, request.url.path, exc.code)
+        request_id = getattr(request.state, "request_id", "-")
+        log.warning("[%s] request %s %s failed: %s", request_id, request.method, request.url.path, exc.code)
     return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=status, headers=headers)
 
 
@@ -108,15 +109,11 @@ def allowed_methods(request: Request) -> list[str]:
     ]
 
 
-async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    """A bug: logged with its traceback, answered without internals."""
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse(error_body("internal_error", "internal error; see the service log"), status_code=500)
-
-
 def register_error_handlers(app: FastAPI) -> None:
-    """Attach the handlers; one for the DomainError base covers the whole tree."""
+    """Attach the handlers; one for the DomainError base covers the whole tree.
+
+    Any other exception is a bug, answered by the request-id middleware (app/api/request_id.py).
+    """
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
-    app.add_exception_handler(Exception, unexpected_error_handler)

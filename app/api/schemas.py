@@ -78,6 +78,13 @@ class TenantOut(BaseModel):
         return cls(id=record.id, name=record.name, created_at=record.created_at)
 
 
+class TenantDeletedOut(BaseModel):
+    """What deleting a tenant removed; its decisions, transactions and audit trail stay as history."""
+
+    keys_revoked: int
+    nodes_removed: int
+
+
 class KeyIn(Strict):
     """A new API key of a tenant."""
 

@@ -96,7 +96,9 @@ def demo_settings(settings: Settings) -> Settings:
     }
     if shortened:
         note("demo: rollout gates shortened (" + ", ".join(f"{k}={v:g}" for k, v in shortened.items()) + ")")
-    return settings.model_copy(update=shortened)
+    # The demo's node is the simulator on loopback, a private address a multi-tenant deployment refuses.
+    private = {} if "MCP_ALLOW_PRIVATE_NODE_URLS" in os.environ else {"allow_private_node_urls": True}
+    return settings.model_copy(update={**shortened, **private})
 
 
 def run(args: argparse.Namespace) -> int:

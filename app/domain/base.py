@@ -36,7 +36,15 @@ def printable(text: str) -> str:
     return text
 
 
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(printable)]
+_NAME_CHAR = r"[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+_NAME_EDGE = r"[^\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+# What `printable` accepts, for the OpenAPI (clients and the schema fuzzer); the validator gives the message.
+NAME_PATTERN = f"^{_NAME_EDGE}(?:{_NAME_CHAR}*{_NAME_EDGE})?$"
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=200, json_schema_extra={"pattern": NAME_PATTERN}),
+    AfterValidator(printable),
+]
 
 
 class DomainModel(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
@@ -16,8 +17,10 @@ from app.domain.updates import PolicyUpdateResult
 from app.errors import UpstreamError, UpstreamNotFoundError
 from app.graph.model import ChannelGraph
 from app.nodes.transport import NodeTransport
+from app.observability.request_context import current_request_id
 from app.resilience.circuit import CircuitState
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 ClientT = TypeVar("ClientT", bound="NodeClient")
@@ -35,11 +38,16 @@ def decodes(
         try:
             return await method(self, *args, **kwargs)
         except DECODING_ERRORS as exc:
+            # The cause may quote the answer: logged, never told (a URL aimed at some other JSON service
+            # would otherwise read that service's content back through our error messages).
+            request_id = current_request_id.get()
+            log.warning("[%s] %s node %s: unreadable answer to %s: %s: %s", request_id, self.backend,
+                        self.name, method.__name__, type(exc).__name__, str(exc)[:500])  # fmt: skip
             raise UpstreamError(
                 f"{self.backend} node {self.name} sent an answer to {method.__name__} that could not be read "
-                f"({type(exc).__name__}: {str(exc)[:200]})",
-                {"node": self.name, "operation": method.__name__},
-            ) from exc
+                f"(the service log has the cause under request id {request_id})",
+                {"node": self.name, "operation": method.__name__, "request_id": request_id},
+            ) from None
 
     functools.update_wrapper(wrapper, method)
     return wrapper

@@ -124,6 +124,7 @@ class LndRestClient(NodeClient):
                 return events
             offset = next_offset
 
+    @decodes
     async def describe_graph(self) -> ChannelGraph:
         """`GET /v1/graph`, decoded and parsed in a worker thread (tens of MB on mainnet)."""
         raw: bytes = await self._http.request("GET", "/v1/graph", raw=True)

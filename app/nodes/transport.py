@@ -76,6 +76,10 @@ def tls_advice(error: ssl.SSLError) -> str:
     return f"the TLS handshake failed ({error.reason or type(error).__name__}); is the URL's port TLS?"
 
 
+class NotJsonError(Exception):
+    """The port answered HTTP, but not with the JSON a node's API sends."""
+
+
 class NodeTransport:
     """JSON over HTTP to one node; every failure leaves as an UpstreamError subclass, never an httpx one."""
 
@@ -156,18 +160,16 @@ class NodeTransport:
             else:
                 self.breaker.record_success()  # the node answered sanely; the request was wrong
             raise error
-        self.breaker.record_success()
         if raw:
+            self.breaker.record_success()
             return response.content
         try:
-            return orjson.loads(response.content) if response.content else None
-        except orjson.JSONDecodeError:
-            request_id = current_request_id.get()
-            log.warning("[%s] node %s answered %s %s with invalid JSON", request_id, self.name, method, path)
-            raise UpstreamError(
-                f"node {self.name} is unreachable (the service log has the cause under request id {request_id})",
-                {"node": self.name, "request_id": request_id},
-            ) from None
+            decoded = orjson.loads(response.content) if response.content else None
+        except orjson.JSONDecodeError:  # not a node's API: told like any other unreachable node
+            self.breaker.record_failure()
+            raise self._failure(NotJsonError("the answer is not JSON"), method, path) from None
+        self.breaker.record_success()
+        return decoded
 
     def _failure(self, exc: BaseException, method: str, path: str) -> UpstreamError:
         """What the caller is told: TLS failures as such, everything else only as "unreachable".

@@ -124,8 +124,9 @@ class AccountService:
     async def list_keys(
         self, principal: Principal, tenant_id: str, limit: int, cursor: str | None
     ) -> Page[ApiKeyRecord]:
-        """The tenant's keys (hashes never leave storage)."""
+        """The tenant's keys (hashes never leave storage); 404 for a tenant that does not exist (or no longer)."""
         principal.require_tenant_admin(tenant_id)
+        await self.storage.tenants.get(tenant_id)
         return await self.storage.api_keys.list(tenant_id, limit=limit, cursor=cursor)
 
     async def revoke_key(self, principal: Principal, tenant_id: str, key_id: str) -> ApiKeyRecord:

@@ -112,9 +112,6 @@ class CycleService:
         except UpstreamError as exc:
             await self._record_failure(node, exc)
             raise
-        await self._record_sync(
-            node, NodeUpdate(last_sync_at=observation.taken_at, last_error=None, last_error_at=None)
-        )
         return observation
 
     async def _record_failure(self, node: NodeRecord, exc: UpstreamError) -> None:
@@ -129,14 +126,10 @@ class CycleService:
         )
         with contextlib.suppress(DomainError):
             await self.runtime.storage.metrics.record([point])
-        await self._record_sync(node, NodeUpdate(last_error=exc.message, last_error_at=now))
-
-    async def _record_sync(self, node: NodeRecord, status: NodeUpdate) -> None:
-        """The node's last sync outcome, best effort: a node deleted meanwhile or storage down changes nothing."""
-        with contextlib.suppress(DomainError):
-            await self.runtime.storage.nodes.update(node.tenant_id, node.id, status)
-            # The record alone: invalidate_node would also drop the channel pages this sync just cut.
-            await self.runtime.cache.delete(cache_key(node.tenant_id, node.id, "node"))
+        failed = NodeUpdate(last_error=exc.message, last_error_at=now)  # a success is marked by the observer
+        with contextlib.suppress(DomainError):  # best effort: deleted meanwhile, or storage down
+            await self.runtime.storage.nodes.update(node.tenant_id, node.id, failed)
+            await self.runtime.cache.invalidate_node(node.tenant_id, node.id)
 
     async def _supersede(self, node: NodeRecord, cycle_id: str) -> None:
         """Decisions still waiting from older cycles expire: this cycle decides afresh."""

@@ -256,7 +256,7 @@ class NodeService:
                 outcome="changed",
                 node_id=node.id,
                 target=f"node {node.id}",
-                details={"fields": sorted(sent)},  # names only: never a credential
+                details={"fields": ", ".join(sorted(sent))},  # names only: never a credential
                 before={"name": node.name, "url": node.url, "tls_cert_pinned": node.tls_cert_pem is not None},
                 after={
                     "name": updated.name,

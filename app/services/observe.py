@@ -17,7 +17,7 @@ from app.domain.channel import Channel
 from app.domain.snapshot import NodeSnapshot
 from app.engine.cycle import CycleReport, run_cycle
 from app.engine.profile import Profile
-from app.errors import UpstreamUnavailableError
+from app.errors import NotFoundError, UpstreamUnavailableError
 from app.nodes.base import NodeClient
 from app.observability.progress import report
 from app.policy.gate import ChangeHistory
@@ -28,7 +28,7 @@ from app.services.history import SYNC_METRIC, ExternalChange, PolicyHistoryServi
 from app.services.node_settings import parse_node_settings
 from app.services.runtime import ServiceRuntime
 from app.services.views import channel_view
-from app.storage.records import ChannelSnapshotRecord, MetricPoint, NodeRecord
+from app.storage.records import ChannelSnapshotRecord, MetricPoint, NodeRecord, NodeUpdate
 
 A = TypeVar("A")
 B = TypeVar("B")
@@ -192,7 +192,10 @@ class ObserveService:
         # Ordered by chan_id like the stored snapshots, so a page cursor means the same in a rebuilt list.
         ordered = sorted(evaluations, key=lambda e: int(e.channel.chan_id))
         views = [channel_view(e.channel, e.peer_alias, e.decision.breakdown) for e in ordered]
-        await runtime.cache.invalidate_node(node.tenant_id, node.id)
+        synced = NodeUpdate(last_sync_at=observation.taken_at, last_error=None, last_error_at=None)
+        with contextlib.suppress(NotFoundError):  # deleted while it synced: nothing left to mark
+            await runtime.storage.nodes.update(node.tenant_id, node.id, synced)
+        await runtime.cache.invalidate_node(node.tenant_id, node.id)  # the record and the old pages
         await runtime.cache.set_json(channels_key(node), {"cycle_id": observation.cycle_id, "channels": views},
                                      TtlClass.CHANNELS)  # fmt: skip
         # Written after the list: a reader that sees this cycle id finds its list (or rebuilds it).

@@ -10,7 +10,7 @@ from app.cache.facade import Cache
 from app.clock import Clock, system_clock
 from app.engine.profile import ProfileBook
 from app.resilience.modes import ServiceMode, current_mode
-from app.resilience.ratelimit import KeyRateLimiter
+from app.resilience.ratelimit import FailedAuthLimiter, KeyRateLimiter
 from app.runtime import GraphState
 from app.security.vault import Vault
 from app.services.alerts import AlertSink, LoggingAlertSink
@@ -41,10 +41,12 @@ class ServiceRuntime:
     clock: Clock = system_clock
     locks: NodeLocks = field(init=False)
     jobs: JobRunner = field(init=False)
+    auth_failures: FailedAuthLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         self.locks = NodeLocks(self.storage.leases, self.instance_id, self.settings.node_lease_s)
         self.jobs = JobRunner(self.storage, lambda: self.clock(), self.instance_id)
+        self.auth_failures = FailedAuthLimiter(self.settings.auth_failures_per_minute)
 
     async def refresh_health(self) -> ServiceMode:
         """Ping storage and read the cache state; record the result (and the mode gauge)."""

@@ -19,7 +19,7 @@ def _not_found(tenant_id: str) -> NotFoundError:
 
 
 class TenantRepository(Repository):
-    """Create, read, rename and list tenants; names are unique."""
+    """Create, read, rename, list and delete tenants; names are unique."""
 
     collection_name = CollectionName.TENANTS
 
@@ -50,6 +50,12 @@ class TenantRepository(Repository):
         if result.matched_count == 0:
             raise _not_found(tenant_id)
         return await self.get(tenant_id)
+
+    @translate_errors
+    async def delete(self, tenant_id: str) -> bool:
+        """Remove the tenant record; False when absent."""
+        result = await self._collection.delete_one({"_id": tenant_id})
+        return result.deleted_count == 1
 
     @translate_errors
     async def list(self, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None) -> Page[TenantRecord]:

@@ -14,6 +14,7 @@ from app.api.deps import (
     Runtime,
     ViewedNode,
 )
+from app.api.links import links
 from app.api.schemas import NodeHealthOut, NodeOut, PageOut, RegisteredNodeOut
 from app.domain.access import ApiKeyRole
 from app.services.node_settings import NodeSettings
@@ -22,7 +23,17 @@ from app.services.nodes import NodeChange, NodeRegistration
 router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+NODE_LINKS = links(
+    201, "the new node's id",
+    *((op, {"node_id": "$response.body#/node/id"}) for op in (
+        "get_node_api_v1_nodes__node_id__get", "change_node_api_v1_nodes__node_id__patch",
+        "node_health_api_v1_nodes__node_id__health_get", "get_settings_api_v1_nodes__node_id__settings_get",
+        "delete_node_api_v1_nodes__node_id__delete",
+    )),
+)  # fmt: skip
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=NODE_LINKS)
 async def register_node(
     body: NodeRegistration, principal: CurrentPrincipal, nodes: Nodes, request: Request
 ) -> RegisteredNodeOut:
