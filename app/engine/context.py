@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from app.domain.channel import Channel
 from app.engine.flow import DAY_S, NO_HISTORY, FlowStats, InferredEvidence
+from app.engine.peers import PeerReach, markets_into, reach_of
 from app.engine.profile import Profile
 from app.graph.centrality import CentralityScores
 from app.graph.model import ChannelGraph
@@ -43,12 +44,43 @@ class ScoringContext:
     @cached_property
     def our_neighbors(self) -> frozenset[int]:
         """Graph indices of our direct peers, from our channels and the public graph."""
-        peers = {
-            self.graph.index[c.remote_pubkey] for c in self.channels if c.remote_pubkey in self.graph.index
-        }
+        peers = set(self.channel_peers)
         if self.node_index is not None:
             peers.update(int(peer) for peer in self.graph.neighbors(self.node_index))
         return frozenset(peers)
+
+    @cached_property
+    def channel_peers(self) -> frozenset[int]:
+        """Graph indices of the peers of our channels that the public graph knows."""
+        index = self.graph.index
+        return frozenset(index[c.remote_pubkey] for c in self.channels if c.remote_pubkey in index)
+
+    @cached_property
+    def _markets(self) -> dict[int, list[int]]:
+        return markets_into(self.graph, self.channel_peers, exclude=self.node_index)
+
+    def market_into(self, peer: int) -> list[int]:
+        """Enabled fee rates other nodes charge to forward into `peer` (never ours), ascending."""
+        market = self._markets.get(peer)
+        return market if market is not None else markets_into(self.graph, [peer], self.node_index)[peer]
+
+    @cached_property
+    def _reach(self) -> dict[int, PeerReach]:
+        return reach_of(self.graph, self.channel_peers, self.our_neighbors, exclude=self.node_index)
+
+    def reach_of(self, peer: int) -> PeerReach:
+        """How the peer's own peers overlap with ours."""
+        reach = self._reach.get(peer)
+        return (
+            reach
+            if reach is not None
+            else reach_of(self.graph, [peer], self.our_neighbors, self.node_index)[peer]
+        )
+
+    @cached_property
+    def own_fee_rates_ascending(self) -> list[int]:
+        """Our outbound fee rates over our enabled channels, ascending."""
+        return sorted(self.own_fee_rates.tolist())
 
     @cached_property
     def own_fee_rates(self) -> npt.NDArray[np.int64]:

@@ -15,6 +15,7 @@ from app.domain.validation import ValidationResult, Verdict
 from app.engine.context import ScoringContext
 from app.engine.decisions import ChannelFacts, DecisionEngine
 from app.engine.flow import NO_HISTORY, summarize_forwards
+from app.engine.gc_pause import collector_paused
 from app.engine.heuristics import Heuristic, default_heuristics
 from app.engine.inferred_flow import infer_flows
 from app.engine.profile import Profile
@@ -68,6 +69,17 @@ def run_cycle(
     heuristics: Sequence[Heuristic] | None = None,
 ) -> CycleReport:
     """Score, decide and validate every channel of a node; nothing is written anywhere."""
+    with collector_paused():
+        return _run_cycle(snapshot, graph, centrality, profile, heuristics)
+
+
+def _run_cycle(
+    snapshot: NodeSnapshot,
+    graph: ChannelGraph,
+    centrality: CentralityScores,
+    profile: Profile,
+    heuristics: Sequence[Heuristic] | None,
+) -> CycleReport:
     heuristics = list(heuristics) if heuristics is not None else default_heuristics()
     activity = profile.activity
     flows = None

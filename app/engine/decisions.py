@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from app.domain.capabilities import NodeCapabilities
 from app.domain.channel import Channel
 from app.domain.decision import Decision, DecisionKind
 from app.domain.policy import ChannelPolicy
-from app.domain.scoring import ScoreBreakdown
+from app.domain.scoring import HeuristicScore, ScoreBreakdown
+from app.domain.trusted import trusted
 from app.engine.fee_steps import lowered_fee, raised_fee
 from app.engine.flow import NO_HISTORY, FlowStats
 from app.engine.heuristics.base import clamp
@@ -28,10 +30,18 @@ class ChannelFacts:
     age_days: float | None
     flow_unknown_reason: str = NO_HISTORY
 
-    @property
+    @cached_property
     def ratio(self) -> float:
-        """Local balance ratio."""
+        """Local balance ratio (the rules ask for it several times per channel)."""
         return self.channel.local_ratio
+
+    @cached_property
+    def _scores(self) -> dict[str, HeuristicScore]:
+        """The breakdown's scores by heuristic name, the first of each name as ScoreBreakdown.get finds it."""
+        scores: dict[str, HeuristicScore] = {}
+        for score in self.breakdown.scores:
+            scores.setdefault(score.name, score)
+        return scores
 
     @property
     def policy(self) -> ChannelPolicy:
@@ -40,12 +50,12 @@ class ChannelFacts:
 
     def reason_of(self, heuristic: str) -> str | None:
         """The named heuristic's reason, when it produced a value."""
-        score = self.breakdown.get(heuristic)
+        score = self._scores.get(heuristic)
         return score.reason if score and score.value is not None else None
 
     def value_of(self, heuristic: str) -> float | None:
         """The named heuristic's value, or None."""
-        score = self.breakdown.get(heuristic)
+        score = self._scores.get(heuristic)
         return score.value if score else None
 
 
@@ -91,7 +101,9 @@ class DecisionEngine:
         # Confidence: how much of the score was known, times how strong and how confirmed the signal is.
         confidence = facts.breakdown.known_weight * (0.4 + 0.6 * clamp(strength))
         supporting = [r for r in (facts.reason_of("liquidity"), facts.reason_of("activity")) if r]
-        return Decision(
+        # Trusted: the confidence and score are products and clamps of values in [0, 1], reasons never empty.
+        return trusted(
+            Decision,
             chan_id=facts.channel.chan_id,
             kind=kind,
             current_policy=facts.policy,
@@ -120,8 +132,7 @@ class DecisionEngine:
 
     def _outside_limits(self, facts: ChannelFacts) -> Decision | None:
         """Hold a channel whose current policy already breaks the limits: every write would be refused."""
-        context = ValidationContext.for_channel(facts.channel, now_s=0)
-        issues = self.validator.policy_issues(facts.policy, context)
+        issues = self.validator.policy_issues(facts.policy, ValidationContext.of_channel_size(facts.channel))
         if not issues:
             return None
         reasons = [

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from app.domain.channel import Channel
 from app.domain.scoring import HeuristicScore, ScoreBreakdown, ScoreStatus
+from app.domain.trusted import trusted
 from app.engine.context import ScoringContext
 from app.engine.heuristics.base import Heuristic, HeuristicResult, clamp
 from app.observability.metrics import HEURISTIC_FAILURES, HEURISTIC_UNKNOWN
@@ -37,25 +38,30 @@ def score_channel(
     """Weighted total over the heuristics that produced a value; unknown or failed ones are renormalised away.
 
     A result with confidence below 1 counts with its weight scaled down, in the total and in the known weight.
+    Every value is in range by construction (HeuristicResult checks its own), so the models are built trusted.
     """
     weights = context.profile.weights
-    outcomes = [(heuristic.name, *run_heuristic(heuristic, channel, context)) for heuristic in heuristics]
-    trusted = {
-        name: weights[name] * result.confidence
-        for name, status, result in outcomes
-        if status is ScoreStatus.OK
-    }
-    known_weight = sum(trusted.values())
+    outcomes: list[tuple[str, ScoreStatus, HeuristicResult]] = []
+    counted: dict[str, float] = {}
+    for heuristic in heuristics:
+        name = heuristic.name
+        status, result = run_heuristic(heuristic, channel, context)
+        outcomes.append((name, status, result))
+        if status is ScoreStatus.OK:
+            counted[name] = weights[name] * result.confidence
+    known_weight = sum(counted.values())
     scores: list[HeuristicScore] = []
     total = 0.0
     for name, status, result in outcomes:
-        effective = trusted[name] / known_weight if name in trusted and known_weight else 0.0
-        total += effective * (result.value or 0.0)
+        effective = counted[name] / known_weight if name in counted and known_weight else 0.0
+        value = result.value
+        total += effective * (value or 0.0)
         scores.append(
-            HeuristicScore(
+            trusted(
+                HeuristicScore,
                 name=name,
                 status=status,
-                value=None if result.value is None else round(result.value, 6),
+                value=None if value is None else round(value, 6),
                 weight=weights[name],
                 effective_weight=round(effective, 6),
                 facts=result.facts,
@@ -63,7 +69,8 @@ def score_channel(
                 confidence=result.confidence,
             )
         )
-    return ScoreBreakdown(
+    return trusted(
+        ScoreBreakdown,
         chan_id=channel.chan_id,
         total=round(clamp(total), 6),
         known_weight=round(min(known_weight, 1.0), 6),

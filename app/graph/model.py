@@ -129,9 +129,22 @@ class ChannelGraph:
         """For each edge of `node`, the node at the other end."""
         return np.where(self.node1[edges] == node, self.node2[edges], self.node1[edges])
 
+    @cached_property
+    def adjacency(self) -> tuple[IntArray, IntArray]:
+        """CSR of distinct peers (offsets, peers): node i's peers are peers[offsets[i]:offsets[i+1]], ascending.
+
+        A node with a self-loop is its own peer, as `other_ends` says.
+        """
+        count = max(self.node_count, 1)
+        pairs = np.unique(np.concatenate([self.node1 * count + self.node2, self.node2 * count + self.node1]))
+        ends, peers = np.divmod(pairs, count)
+        offsets = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=self.node_count))])
+        return offsets.astype(np.int64), peers
+
     def neighbors(self, node: int) -> IntArray:
-        """Distinct peers of a node."""
-        return np.unique(self.other_ends(node, self.edges_of(node)))
+        """Distinct peers of a node, ascending (a read-only view: copy before changing it)."""
+        offsets, peers = self.adjacency
+        return peers[offsets[node] : offsets[node + 1]]
 
     def announced_by(self, edge: int, node: int) -> PolicyColumns:
         """The policy columns holding what `node` announced for `edge`."""
@@ -157,6 +170,25 @@ class ChannelGraph:
         )
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(total > 0, 1.0 - on / np.maximum(total, 1), 0.0)
+
+    @cached_property
+    def inbound(self) -> tuple[IntArray, IntArray, IntArray, BoolArray]:
+        """CSR of what peers charge to forward into each node: (offsets, peer, fee rate, enabled) per channel.
+
+        Node i's entries are at offsets[i]:offsets[i+1]; a self-loop counts once, under node1's policy,
+        exactly as `fee_rates_into` reads it.
+        """
+        enabled1, enabled2 = self._enabled
+        both = self.node1 != self.node2
+        targets = np.concatenate([self.node2, self.node1[both]])
+        order = np.argsort(targets, kind="stable")
+        offsets = np.concatenate([[0], np.cumsum(np.bincount(targets, minlength=self.node_count))])
+        return (
+            offsets.astype(np.int64),
+            np.concatenate([self.node1, self.node2[both]])[order],
+            np.concatenate([self.policy1.fee_rate_ppm, self.policy2.fee_rate_ppm[both]])[order],
+            np.concatenate([enabled1, enabled2[both]])[order],
+        )
 
     def fee_rates_into(self, node: int, exclude: int | None = None) -> IntArray:
         """Enabled fee rates other nodes charge to forward into `node` (their policy on channels with it)."""

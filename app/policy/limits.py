@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from app.domain.base import ChannelId, DomainModel, Sat
-from app.domain.capabilities import NodeCapabilities
+from app.domain.capabilities import LND_CAPABILITIES, NodeCapabilities
 from app.domain.channel import Channel
+from app.domain.trusted import trusted
 from app.errors import ConfigError, validation_problems
 
 # LND refuses a time_lock_delta below 24 in `POST /v1/chanpolicy`.
@@ -24,9 +25,22 @@ MIN_COOLDOWN_HOURS = 12.0
 SECONDS_PER_HOUR = 3_600
 
 
+@lru_cache(maxsize=256)  # a handful of configured values, asked for on every channel of every cycle
 def exact(value: float) -> Fraction:
     """The decimal the operator wrote (0.01 -> 1/100), not the nearest binary float, for exact limit maths."""
     return Fraction(repr(value))
+
+
+def floor_of_share(ratio: float, amount: int) -> int:
+    """floor(exact(ratio) * amount), in integer arithmetic: exact like Fraction maths and far cheaper."""
+    share = exact(ratio)
+    return share.numerator * amount // share.denominator
+
+
+def ceil_of_share(ratio: float, amount: int) -> int:
+    """ceil(exact(ratio) * amount), in integer arithmetic."""
+    share = exact(ratio)
+    return -(-share.numerator * amount // share.denominator)
 
 
 class SafetyLimits(DomainModel):
@@ -98,21 +112,21 @@ class SafetyLimits(DomainModel):
     @property
     def external_hold_s(self) -> int:
         """The hold after an external change in whole seconds (rounded up)."""
-        return math.ceil(exact(self.external_hold_hours) * SECONDS_PER_HOUR)
+        return ceil_of_share(self.external_hold_hours, SECONDS_PER_HOUR)
 
     @property
     def cooldown_s(self) -> int:
         """Per-channel cooldown in whole seconds (rounded up, so never shorter than configured)."""
-        return math.ceil(exact(self.cooldown_hours) * SECONDS_PER_HOUR)
+        return ceil_of_share(self.cooldown_hours, SECONDS_PER_HOUR)
 
     def max_fee_step_ppm(self, old_ppm: int) -> int:
         """Largest fee-rate move from `old_ppm`: max(old * max_step_ratio, step_floor_ppm), in whole ppm."""
         # Floor is exact here: moves are whole ppm, so `move <= cap` iff `move <= floor(cap)`.
-        return max(math.floor(exact(self.max_step_ratio) * old_ppm), self.step_floor_ppm)
+        return max(floor_of_share(self.max_step_ratio, old_ppm), self.step_floor_ppm)
 
     def min_fee_change_ppm(self, old_ppm: int) -> int:
         """Smallest fee-rate move from `old_ppm` worth a gossip update (both the ppm and the ratio part)."""
-        return max(self.min_change_ppm, math.ceil(exact(self.min_change_ratio) * old_ppm))
+        return max(self.min_change_ppm, ceil_of_share(self.min_change_ratio, old_ppm))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, source: str = "safety limits") -> SafetyLimits:
@@ -151,6 +165,24 @@ class ValidationContext(DomainModel):
     )
 
     @classmethod
+    def of_channel_size(cls, channel: Channel) -> ValidationContext:
+        """Context for judging a policy on its own (bounds, HTLC limits against this channel's capacity).
+
+        Built for every channel of every cycle from an already validated Channel, so built trusted.
+        """
+        return trusted(
+            cls,
+            capacity_sat=channel.capacity_sat,
+            local_reserve_sat=channel.local_reserve_sat,
+            now_s=0,
+            last_change_s=None,
+            change_history_known=True,
+            node_updates_last_24h=0,
+            external_change_s=None,
+            capabilities=LND_CAPABILITIES,
+        )
+
+    @classmethod
     def for_channel(
         cls,
         channel: Channel,
@@ -169,5 +201,5 @@ class ValidationContext(DomainModel):
             last_change_s=last_change_s,
             change_history_known=change_history_known,
             external_change_s=external_change_s,
-            capabilities=capabilities or NodeCapabilities(),
+            capabilities=capabilities or LND_CAPABILITIES,  # immutable: shared, not rebuilt per channel
         )

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from app.domain.decision import Decision, DecisionKind
 from app.domain.policy import UNKNOWABLE_FIELDS, ChannelPolicy
+from app.domain.trusted import trusted
 from app.domain.validation import IssueCode, ValidationIssue, ValidationResult, Verdict
 from app.errors import InvalidInputError
-from app.policy.limits import SECONDS_PER_HOUR, SafetyLimits, ValidationContext, exact
+from app.policy.limits import SECONDS_PER_HOUR, SafetyLimits, ValidationContext, ceil_of_share
 
 WRITING_VERDICTS = frozenset({Verdict.APPROVED, Verdict.NEEDS_APPROVAL})
 
@@ -26,8 +26,13 @@ def _pct(ratio: float) -> str:
 
 
 def _issue(code: IssueCode, message: str, field: str | None = None) -> ValidationIssue:
-    """Shorthand for one issue."""
-    return ValidationIssue(code=code, message=message, field=field)
+    """Shorthand for one issue (trusted: the validator writes every code and message itself)."""
+    return trusted(ValidationIssue, code=code, message=message, field=field)
+
+
+def _verdict(chan_id: str, verdict: Verdict, issues: list[ValidationIssue]) -> ValidationResult:
+    """A verdict on a proposal whose chan_id was validated with it (trusted, as every result is built here)."""
+    return trusted(ValidationResult, chan_id=chan_id, verdict=verdict, issues=issues)
 
 
 class PolicyValidator:
@@ -58,14 +63,14 @@ class PolicyValidator:
             )
         issues = self.check(decision, context)
         if issues:
-            return ValidationResult(chan_id=chan_id, verdict=Verdict.REJECTED, issues=issues)
+            return _verdict(chan_id, Verdict.REJECTED, issues)
         if self.limits.require_manual_approval:
             return self._result(
                 chan_id,
                 Verdict.NEEDS_APPROVAL,
                 _issue(IssueCode.MANUAL_APPROVAL_REQUIRED, "the safety limits require manual approval"),
             )
-        return ValidationResult(chan_id=chan_id, verdict=Verdict.APPROVED)
+        return _verdict(chan_id, Verdict.APPROVED, [])
 
     def check(self, decision: Decision, context: ValidationContext) -> list[ValidationIssue]:
         """Every hard-limit issue of a writing decision (empty when it is within all limits)."""
@@ -108,10 +113,14 @@ class PolicyValidator:
         for index in order:
             decision = decisions[index]
             context = contexts[decision.chan_id]
-            update: dict[str, int] = {"node_updates_last_24h": used}
-            if decision.chan_id in written:
-                update["last_change_s"] = context.now_s
-            result = self.validate(decision, context.model_copy(update=update))
+            # Only a writing proposal reads its context; copy it only when the batch changes something in it.
+            if decision.kind.writes_policy and decision.chan_id in written:
+                context = context.model_copy(
+                    update={"node_updates_last_24h": used, "last_change_s": context.now_s}
+                )
+            elif decision.kind.writes_policy and context.node_updates_last_24h != used:
+                context = context.model_copy(update={"node_updates_last_24h": used})
+            result = self.validate(decision, context)
             if result.verdict in WRITING_VERDICTS:
                 used += 1
                 written.add(decision.chan_id)
@@ -130,7 +139,7 @@ class PolicyValidator:
         """Our channel reserve, or max_htlc_reserve_ratio of the capacity (rounded up) when unknown (0)."""
         if context.local_reserve_sat:
             return context.local_reserve_sat
-        return math.ceil(exact(self.limits.max_htlc_reserve_ratio) * context.capacity_sat)
+        return ceil_of_share(self.limits.max_htlc_reserve_ratio, context.capacity_sat)
 
     def max_htlc_limit_msat(self, context: ValidationContext) -> int:
         """Largest allowed max_htlc_msat: capacity minus reserve, in msat."""
@@ -139,7 +148,7 @@ class PolicyValidator:
     @staticmethod
     def _result(chan_id: str, verdict: Verdict, issue: ValidationIssue) -> ValidationResult:
         """A result with a single explanatory issue."""
-        return ValidationResult(chan_id=chan_id, verdict=verdict, issues=[issue])
+        return _verdict(chan_id, verdict, [issue])
 
     def _check_channel(self, chan_id: str) -> list[ValidationIssue]:
         """Pinned and excluded channels are never written."""

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-import numpy.typing as npt
-
 from app.domain.channel import Channel
 from app.engine.context import ScoringContext
 from app.engine.heuristics.base import Heuristic, HeuristicResult, blend, unknown
-
-
-def price_position(fee_rate_ppm: int, rates: npt.NDArray[np.int64]) -> float:
-    """Share of `rates` below ours, ties counted half: 0 = cheapest, 1 = most expensive."""
-    below = float(np.count_nonzero(rates < fee_rate_ppm))
-    equal = float(np.count_nonzero(rates == fee_rate_ppm))
-    return (below + 0.5 * equal) / len(rates)
+from app.engine.peers import position_in, quartiles
 
 
 class CompetitivenessHeuristic(Heuristic):
@@ -35,19 +26,19 @@ class CompetitivenessHeuristic(Heuristic):
         if peer is None:
             return unknown("peer is not in the public graph")
         ours = policy.fee_rate_ppm
-        market = context.graph.fee_rates_into(peer, exclude=context.node_index)
+        market = context.market_into(peer)
         facts: dict[str, object] = {"our_fee_rate_ppm": ours, "competitors": len(market)}
         market_part: float | None = None
         if len(market) >= context.profile.competitiveness.min_competitors:
-            position = price_position(ours, market)
+            position = position_in(ours, market)
             market_part = 1.0 - position
-            p25, median, p75 = (float(v) for v in np.percentile(market, [25, 50, 75]))
+            p25, median, p75 = quartiles(market)
             facts.update(market_p25_ppm=p25, market_median_ppm=median, market_p75_ppm=p75)
             facts["market_position"] = round(position, 4)
-        own = context.own_fee_rates
+        own = context.own_fee_rates_ascending
         own_part: float | None = None
         if len(own) >= 2:
-            own_part = 1.0 - price_position(ours, own)
+            own_part = 1.0 - position_in(ours, own)
             facts["own_median_ppm"] = context.own_fee_median
         value = blend({"market": (market_part, 0.8), "own": (own_part, 0.2)})
         if value is None:

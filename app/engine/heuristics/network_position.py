@@ -17,13 +17,10 @@ class NetworkPositionHeuristic(Heuristic):
         peer = context.peer_index(channel)
         if peer is None:
             return unknown("peer is not in the public graph")
-        ours = context.our_neighbors
-        peer_neighbors = {int(n) for n in context.graph.neighbors(peer)}
-        if context.node_index is not None:
-            peer_neighbors.discard(context.node_index)
-        alternatives = len(peer_neighbors & ours)  # our other peers that also reach the peer directly
-        new_reach = len(peer_neighbors - ours)
-        unique_share = new_reach / len(peer_neighbors) if peer_neighbors else 0.0
+        reach = context.reach_of(peer)
+        alternatives = reach.alternatives  # our other peers that also reach the peer directly
+        new_reach = reach.new_reach
+        unique_share = new_reach / reach.neighbors if reach.neighbors else 0.0
         value = 0.5 / (1 + alternatives) + 0.5 * unique_share
         facts = {
             "alternative_two_hop_routes": alternatives,
