@@ -86,6 +86,13 @@ def main() -> int:
     parser.add_argument("--strategies", nargs="+", choices=STRATEGY_NAMES, default=list(STRATEGY_NAMES))
     parser.add_argument("--out", type=Path, default=Path("compare_strategies.json"), help="JSON results file")
     parser.add_argument(
+        "--profile-set",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="run our profiles with this override (e.g. limits.daily_cap=100); repeatable",
+    )
+    parser.add_argument(
         "--from-json", type=Path, nargs="+", help="print the tables of saved result files instead of running"
     )
     add_config_arguments(parser)
@@ -114,7 +121,7 @@ def main() -> int:
             if tables is None:
                 tables = routing_tables(seeded_network(graph, config), node, config)
             for name in args.strategies:
-                strategy = make_strategy(name, seed, profiles, shared_centrality)
+                strategy = make_strategy(name, seed, profiles, shared_centrality, args.profile_set)
                 result = simulate(graph, node, strategy, config, tables)
                 stderr_progress(
                     f"done {name} seed {seed}: revenue {result.metrics['focal']['revenue_msat'] // 1000:,} sat "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from app.engine.profile import ProfileBook
 from app.errors import InvalidInputError
@@ -13,6 +13,7 @@ from app.simulation.strategies.clboss import ClbossFees
 from app.simulation.strategies.engine import EngineStrategy
 from app.simulation.strategies.lndg import LndgAutoFees
 from app.simulation.strategies.static import StaticFees
+from app.simulation.strategies.tuning import tuned, variant_suffix
 
 PEER_STRATEGIES = ("static", "charge_lnd_proportional", "lndg_autofees", "clboss")
 OUR_PROFILES = ("conservative", "balanced", "aggressive")
@@ -20,9 +21,16 @@ STRATEGY_NAMES = (*PEER_STRATEGIES, *(f"ours_{profile}" for profile in OUR_PROFI
 
 
 def make_strategy(
-    name: str, seed: int, profiles: ProfileBook, centrality: Callable[[], CentralityScores]
+    name: str,
+    seed: int,
+    profiles: ProfileBook,
+    centrality: Callable[[], CentralityScores],
+    profile_overrides: Sequence[str] = (),
 ) -> FeeStrategy:
-    """A fresh strategy by name; `centrality` is called only for ours (it costs a second on the full graph)."""
+    """A fresh strategy by name; `centrality` is called only for ours (it costs a second on the full graph).
+
+    `profile_overrides` (section.field=value) make a variant of our profile for experiments.
+    """
     if name == "static":
         return StaticFees()
     if name == "charge_lnd_proportional":
@@ -32,7 +40,10 @@ def make_strategy(
     if name == "clboss":
         return ClbossFees(seed=seed)
     if name.startswith("ours_") and name.removeprefix("ours_") in profiles.profiles:
-        return EngineStrategy(profile=profiles.get(name.removeprefix("ours_")), centrality=centrality())
+        profile = tuned(profiles.get(name.removeprefix("ours_")), profile_overrides)
+        return EngineStrategy(
+            profile=profile, centrality=centrality(), suffix=variant_suffix(profile_overrides)
+        )
     raise InvalidInputError(
         f"unknown strategy {name!r}; choose one of {list(STRATEGY_NAMES)}", {"strategy": name}
     )

@@ -37,6 +37,7 @@ class EngineStrategy(FeeStrategy):
     profile: Profile
     centrality: CentralityScores
     approve_waiting: bool = True
+    suffix: str = ""  # names a profile variant (see strategies/tuning.py)
     name: str = "ours"
     last_report: CycleReport | None = None
     _events: list[ForwardingEvent] = field(default_factory=list)
@@ -45,7 +46,7 @@ class EngineStrategy(FeeStrategy):
 
     def __post_init__(self) -> None:
         """Name the strategy after its profile."""
-        self.name = f"ours_{self.profile.name}"
+        self.name = f"ours_{self.profile.name}{self.suffix}"
 
     def decide(self, view: StrategyView) -> dict[int, ChannelPolicy]:
         """Run one cycle and return the policies of the decisions that would be written."""

@@ -44,3 +44,23 @@ def test_its_writes_are_exactly_the_gates_approvals(small_graph, small_centralit
     )
     assert approved <= profile.limits.daily_cap
     assert result.metrics["focal"]["policy_updates"] <= profile.limits.daily_cap * 4
+
+
+def test_its_diagnostics_count_every_channel_every_day(small_graph, small_centrality, hub):
+    profile = load_profiles(get_settings().thresholds_file).get("balanced")
+    strategy = EngineStrategy(profile=profile, centrality=small_centrality)
+    days = 3
+    result = simulate(small_graph, hub, strategy, SimulationConfig(days=days, seed=3, payments_per_s=0.01))
+    counts = result.metrics["strategy"]["counts"]
+    kinds = sum(v for k, v in counts.items() if k.startswith("kind:"))
+    verdicts = sum(v for k, v in counts.items() if k.startswith("verdict:"))
+    assert kinds == verdicts == small_graph.degree(hub) * days
+    written = sum(
+        v
+        for k, v in counts.items()
+        if k.startswith("verdict:") and k.endswith((":approved", ":needs_approval"))
+    )
+    assert (
+        written >= result.metrics["focal"]["policy_updates"]
+    )  # an approval equal to the policy sends nothing
+    assert result.metrics["strategy"]["top_reasons"]
