@@ -25,7 +25,7 @@ def tuned(profile: Profile, assignments: Sequence[str]) -> Profile:
     for assignment in assignments:
         path, sep, value = assignment.partition("=")
         keys = path.split(".")
-        target = document
+        target: Any = document
         for key in keys[:-1]:
             target = target.get(key) if isinstance(target, dict) else None
         if not sep or not isinstance(target, dict) or keys[-1] not in target:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine.profile import load_profiles
+from app.engine.profile import Profile, load_profiles
 from app.errors import InvalidInputError
 from app.settings import get_settings
 from app.simulation.strategies import make_strategy
@@ -12,7 +12,7 @@ from app.simulation.strategies.engine import EngineStrategy
 from app.simulation.strategies.tuning import tuned
 
 
-def balanced():
+def balanced() -> Profile:
     return load_profiles(get_settings().thresholds_file).get("balanced")
 
 
