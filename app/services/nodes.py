@@ -309,10 +309,6 @@ class NodeService:
         for repository in (storage.rollouts, storage.budgets, storage.policy_states, storage.balance_states):
             await repository.delete(node.tenant_id, node.id)
 
-    def settings(self, node: NodeRecord) -> NodeSettings:
-        """The node's settings, from the record the route already resolved."""
-        return parse_node_settings(node.settings, self.runtime.profiles, self.runtime.settings.profile)
-
     async def update_settings(self, node: NodeRecord, data: dict[str, Any], actor: str) -> NodeSettings:
         """Replace the node's settings after validating them with the validator's own bounds.
 
