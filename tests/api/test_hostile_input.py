@@ -64,8 +64,8 @@ def field_paths(schema: dict[str, Any], spec: dict[str, Any], prefix: tuple[str,
 
 def with_value(body: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
     """A copy of `body` with the field at `path` set to `value`."""
-    copy = json.loads(json.dumps(body))
-    target = copy
+    copy: dict[str, Any] = json.loads(json.dumps(body))
+    target: dict[str, Any] = copy
     for name in path[:-1]:
         target = target.setdefault(name, {})
     target[path[-1]] = value
