@@ -30,7 +30,7 @@ from app.errors import ConfigError
 from app.graph.centrality import CentralityScores, centrality_for
 from app.graph.model import ChannelGraph
 from app.graph.source import resolve_graph
-from app.parent_watch import follow_parent
+from app.parent_watch import follow_parent, sigint_blocked
 from app.resilience.ratelimit import KeyRateLimiter
 from app.runtime import GraphState
 from app.scheduler.jobs import background_jobs
@@ -58,7 +58,9 @@ async def load_graph_state(settings: Settings, state: GraphState, executor: Exec
     """Fill `state` from a worker process, so JSON parsing and graph maths never hold the loop's GIL."""
     try:
         loop = asyncio.get_running_loop()
-        graph, centrality = await loop.run_in_executor(executor, load_graph_and_centrality, settings)
+        with sigint_blocked():  # the worker process starts here; see app/parent_watch.py
+            loading = loop.run_in_executor(executor, load_graph_and_centrality, settings)
+        graph, centrality = await loading
         if graph.synthetic:
             log.warning("%s", graph.notes[0])
         state.graph, state.centrality = graph, centrality
