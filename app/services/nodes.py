@@ -244,28 +244,31 @@ class NodeService:
         if sent & (LND_ONLY | LNBITS_CREDENTIALS) - {"tls_cert_pem"}:
             warnings += await self._replace_credential(node, change, actor)
         updated = await runtime.storage.nodes.update(node.tenant_id, node.id, NodeUpdate(**fields))
-        await runtime.clients.drop(
-            node.id
-        )  # the next call connects with the new URL, certificate or credential
+        # The next call connects with the new URL, certificate or credential.
+        await runtime.clients.drop(node.id)
         await runtime.cache.invalidate_node(node.tenant_id, node.id)
-        await runtime.storage.audit.add(
-            AuditRecord(
-                tenant_id=node.tenant_id,
-                actor=actor,
-                action="node.change",
-                outcome="changed",
-                node_id=node.id,
-                target=f"node {node.id}",
-                details={"fields": ", ".join(sorted(sent))},  # names only: never a credential
-                before={"name": node.name, "url": node.url, "tls_cert_pinned": node.tls_cert_pem is not None},
-                after={
-                    "name": updated.name,
-                    "url": updated.url,
-                    "tls_cert_pinned": updated.tls_cert_pem is not None,
-                },
-            )
-        )
+        pinned = {"name": node.name, "url": node.url, "tls_cert_pinned": node.tls_cert_pem is not None}
+        now = {"name": updated.name, "url": updated.url, "tls_cert_pinned": updated.tls_cert_pem is not None}
+        # Field names only in the details: never a credential.
+        await self._audit(node, actor, "node.change", {"fields": ", ".join(sorted(sent))}, pinned, now)
         return updated, warnings
+
+    async def _audit(
+        self,
+        node: NodeRecord,
+        actor: str,
+        action: str,
+        details: dict[str, str | int | float | bool | None],
+        before: dict[str, Any],
+        after: dict[str, Any],
+    ) -> None:
+        """One audited change of the node."""
+        await self.runtime.storage.audit.add(
+            AuditRecord(
+                tenant_id=node.tenant_id, actor=actor, action=action, outcome="changed", node_id=node.id,
+                target=f"node {node.id}", details=details, before=before, after=after,
+            )
+        )  # fmt: skip
 
     async def _replace_credential(self, node: NodeRecord, change: NodeChange, actor: str) -> list[str]:
         """Seal the new credential under the same vault record, replacing (and so destroying) the old one."""
@@ -321,17 +324,5 @@ class NodeService:
         stored = settings.model_dump(mode="json")
         await runtime.storage.nodes.update(node.tenant_id, node.id, NodeUpdate(settings=stored))
         await runtime.cache.invalidate_node(node.tenant_id, node.id)
-        await runtime.storage.audit.add(
-            AuditRecord(
-                tenant_id=node.tenant_id,
-                actor=actor,
-                action="node.settings",
-                outcome="changed",
-                node_id=node.id,
-                target=f"node {node.id}",
-                details={"mode": settings.mode.value},
-                before=node.settings,
-                after=stored,
-            )
-        )
+        await self._audit(node, actor, "node.settings", {"mode": settings.mode.value}, node.settings, stored)
         return settings
