@@ -68,6 +68,7 @@ def summarize_forwards(
     recent_start_ns = (now_s - recent_days * DAY_S) * NS_PER_S
     midpoint_ns = (now_s - window_days * DAY_S // 2) * NS_PER_S
     end_ns = now_s * NS_PER_S
+    # One tuple per event, then columns: the cheapest way found to read six fields of 64k pydantic models.
     rows = list(map(_FIELDS, events))
     if not rows:
         return {}

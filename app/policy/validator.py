@@ -13,6 +13,7 @@ from app.errors import InvalidInputError
 from app.policy.limits import SECONDS_PER_HOUR, SafetyLimits, ValidationContext, ceil_of_share
 
 WRITING_VERDICTS = frozenset({Verdict.APPROVED, Verdict.NEEDS_APPROVAL})
+POLICY_FIELDS = tuple(ChannelPolicy.model_fields)
 
 
 def _utc(seconds: int) -> str:
@@ -355,7 +356,9 @@ class PolicyValidator:
         """Changed fields the backend cannot write (a write would silently drop them)."""
         writable = context.capabilities.writable_fields()
         issues = []
-        for name in old.changed_fields(new):
+        # Field by field rather than ChannelPolicy.changed_fields (two model_dumps): same names, same order.
+        changed = [name for name in POLICY_FIELDS if getattr(old, name) != getattr(new, name)]
+        for name in changed:
             # Enabling/disabling is a separate call (LND updatechanstatus), never part of a policy update.
             if name in writable:
                 continue
