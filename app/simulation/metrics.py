@@ -43,6 +43,26 @@ class BalanceSampler:
         return float(self.depleted.mean() / self.samples), float(self.full.mean() / self.samples)
 
 
+def top_channels(focal: FocalNode, network: SimNetwork, count: int = 10) -> list[dict[str, Any]]:
+    """The channels that earned most (out side), with their forwards and fee rate at the end of the run."""
+    revenue: dict[int, int] = {}
+    forwards: dict[int, int] = {}
+    for forward in focal.forwards:
+        revenue[forward.out_channel] = revenue.get(forward.out_channel, 0) + forward.fee_msat
+        forwards[forward.out_channel] = forwards.get(forward.out_channel, 0) + 1
+    best = sorted(revenue, key=lambda index: -revenue[index])[:count]
+    return [
+        {
+            "chan_id": focal.channels[index].chan_id,
+            "peer": network.graph.aliases[focal.channels[index].peer][:32],
+            "revenue_msat": revenue[index],
+            "forwards": forwards[index],
+            "final_fee_ppm": network.fee_rate_ppm[focal.channels[index].out_half],
+        }
+        for index in best
+    ]
+
+
 def run_metrics(
     config: SimulationConfig,
     focal: FocalNode,
@@ -74,6 +94,7 @@ def run_metrics(
             "policy_updates": len(focal.updates),
             "updates_per_channel_day": len(focal.updates) / max(channels, 1) / config.days,
             "failed_forwards": len(focal.failures),
+            "top_channels": top_channels(focal, network),
         },
         "network": {
             "payments": stats.payments,

@@ -13,12 +13,12 @@ from app.simulation.simulator import RunResult
 
 # Published figures the demand is calibrated against (see README "Does it earn more?").
 CALIBRATION = {
-    "mean_amount_sat": (44_700, "River, Aug 2023: mean payment 44.7k sat"),
-    "median_forward_sat": (47_000, "a large routing node, 2022: median forward ~47k sat"),
-    "median_fee_ppm": (51, "network median fee rate ~51 ppm (2022)"),
-    "success_rate": (0.997, "River, Aug 2023: 99.7 % success on its own payments"),
-    "annualised_turnover": (7.0, "routing nodes turn their capital over ~7 times a year"),
-    "annualised_return_pct": (5.5, "vendor-reported routing returns, 5-6 % a year"),
+    "mean_amount_sat": (44_700, "River Lightning Report (Oct 2023): mean payment Aug 2023 ~44.7k sat"),
+    "median_forward_sat": (47_298, "Diamond Hands routing report (Jan 2022): median forward, 3 months"),
+    "median_fee_ppm": (50, "Diamond Hands (Jan 2022): median fee rate of its forwards (one hop)"),
+    "success_rate": (0.997, "River Lightning Report (Oct 2023): 99.7 % of River's payments, Aug 2023"),
+    "annualised_turnover": (7.0, "River (Oct 2023): yearly routed volume ~7x public capacity (network)"),
+    "annualised_return_pct": (5.5, "vendor-reported routing returns, 5-6 % a year (not verified)"),
 }
 T_95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 

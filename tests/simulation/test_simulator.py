@@ -44,3 +44,12 @@ def test_every_demand_model_runs(small_graph, hub):
     for model in DemandModel:
         config = SimulationConfig(days=1, seed=2, payments_per_s=0.01, demand=model)
         assert simulate(small_graph, hub, StaticFees(), config).metrics["network"]["payments"] > 0
+
+
+def test_top_channels_account_for_the_revenue(small_graph, hub):
+    focal = simulate(small_graph, hub, StaticFees(), CONFIG).metrics["focal"]
+    top = focal["top_channels"]
+    assert top and sum(c["forwards"] for c in top) <= focal["forwards"]
+    assert [c["revenue_msat"] for c in top] == sorted((c["revenue_msat"] for c in top), reverse=True)
+    if len(top) < 10:  # every earning channel is listed
+        assert sum(c["revenue_msat"] for c in top) == focal["revenue_msat"]
