@@ -10,7 +10,7 @@ from app.domain.channel import Channel
 from app.engine.context import ScoringContext
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HeuristicResult:
     """A value in [0, 1] (None when the input is missing), the facts that explain it, and how far to trust it.
 

@@ -29,13 +29,13 @@ class CentralityHeuristic(Heuristic):
         facts: dict[str, object] = {}
         value = 0.0
         for metric, weight in PARTS:
-            percentile = float(context.centrality.percentile(metric)[peer])
+            percentile = context.centrality.percentile_list(metric)[peer]
             facts[f"peer_{metric}_percentile"] = round(percentile, 4)
             value += weight * percentile
         facts["peer_betweenness"] = float(context.centrality.betweenness[peer])
         if context.node_index is not None:
             facts["our_betweenness_percentile"] = round(
-                float(context.centrality.percentile("betweenness")[context.node_index]), 4
+                context.centrality.percentile_list("betweenness")[context.node_index], 4
             )
         reason = (
             f"peer is more central than {facts['peer_betweenness_percentile']:.0%} of nodes by betweenness"

@@ -25,7 +25,7 @@ class PeerQualityHeuristic(Heuristic):
         channels = int(context.graph.degrees[peer])
         capacity_part = clamp(math.log10(max(capacity_btc, 1e-9) / 0.1) / 3.0)
         channels_part = clamp(math.log10(max(channels, 1)) / 3.0)
-        rank_part = float(context.centrality.percentile("betweenness")[peer])
+        rank_part = context.centrality.percentile_list("betweenness")[peer]
         value = (capacity_part + channels_part + rank_part) / 3.0
         facts = {
             "peer_capacity_btc": round(capacity_btc, 4),
