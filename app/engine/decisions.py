@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 
 from app.domain.capabilities import NodeCapabilities
 from app.domain.channel import Channel
@@ -29,19 +28,17 @@ class ChannelFacts:
     flow: FlowStats | None  # None: no flow known (no forwarding history and too little balance history)
     age_days: float | None
     flow_unknown_reason: str = NO_HISTORY
+    # Derived once here: the rules read them several times per channel.
+    ratio: float = field(init=False)  # local balance ratio
+    _scores: dict[str, HeuristicScore] = field(init=False, repr=False)  # first score of each heuristic name
 
-    @cached_property
-    def ratio(self) -> float:
-        """Local balance ratio (the rules ask for it several times per channel)."""
-        return self.channel.local_ratio
-
-    @cached_property
-    def _scores(self) -> dict[str, HeuristicScore]:
-        """The breakdown's scores by heuristic name, the first of each name as ScoreBreakdown.get finds it."""
+    def __post_init__(self) -> None:
+        """Derive the ratio and the scores by name (the first of each name, as ScoreBreakdown.get finds it)."""
         scores: dict[str, HeuristicScore] = {}
         for score in self.breakdown.scores:
             scores.setdefault(score.name, score)
-        return scores
+        object.__setattr__(self, "ratio", self.channel.local_ratio)  # frozen: set once, here
+        object.__setattr__(self, "_scores", scores)
 
     @property
     def policy(self) -> ChannelPolicy:
