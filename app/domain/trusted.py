@@ -19,7 +19,7 @@ _set_slot = object.__setattr__  # frozen models refuse their own __setattr__
 
 def trusted(model: type[Model], **values: Any) -> Model:
     """An instance of `model` holding `values` exactly as given; pass every field, each already valid."""
-    instance = model.__new__(model)
+    instance = object.__new__(model)  # BaseModel defines no __new__; looking it up on the class costs more
     # The same four slots pydantic's own model_construct fills, without its per-field default handling.
     _set_slot(instance, "__dict__", values)
     _set_slot(instance, "__pydantic_fields_set__", _field_names(model))
