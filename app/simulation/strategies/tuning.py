@@ -39,4 +39,5 @@ def tuned(profile: Profile, assignments: Sequence[str]) -> Profile:
 
 def variant_suffix(assignments: Sequence[str]) -> str:
     """The strategy-name suffix that tells a variant from the profile as shipped."""
-    return f"[{','.join(a.split('.')[-1] for a in assignments)}]" if assignments else ""
+    fields = [f"{path.split('.')[-1]}={value}" for path, _, value in (a.partition("=") for a in assignments)]
+    return f"[{','.join(fields)}]" if assignments else ""

@@ -32,6 +32,8 @@ def test_unknown_fields_and_invalid_values_are_refused():
 
 def test_a_variant_is_named_apart(small_centrality):
     book = load_profiles(get_settings().thresholds_file)
-    strategy = make_strategy("ours_balanced", 1, book, lambda: small_centrality, ["limits.daily_cap=100"])
+    overrides = ["limits.daily_cap=100", "decisions.excess_ratio=0.99"]
+    strategy = make_strategy("ours_balanced", 1, book, lambda: small_centrality, overrides)
     assert isinstance(strategy, EngineStrategy)
-    assert strategy.name == "ours_balanced[daily_cap=100]" and strategy.profile.limits.daily_cap == 100
+    assert strategy.name == "ours_balanced[daily_cap=100,excess_ratio=0.99]"
+    assert strategy.profile.limits.daily_cap == 100
