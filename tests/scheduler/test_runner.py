@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from app.scheduler.runner import CycleScheduler
 from app.services.runtime import ServiceRuntime
@@ -37,5 +38,5 @@ async def test_two_replicas_never_run_the_same_node(service: Service):
 
 def replica(runtime: ServiceRuntime, instance_id: str) -> ServiceRuntime:
     """Another service instance on the same database and node clients."""
-    fields = {name: value for name, value in runtime.__dict__.items() if name not in ("locks", "jobs")}
+    fields = {field.name: getattr(runtime, field.name) for field in dataclasses.fields(runtime) if field.init}
     return ServiceRuntime(**{**fields, "instance_id": instance_id})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ def service(live_service: Service) -> Service:
 
 def with_clock(runtime: ServiceRuntime, clock: FakeClock, alerts: LoggingAlertSink) -> ServiceRuntime:
     """The same service resources, seen through a clock and an alert sink of the test's own."""
-    fields = {name: value for name, value in runtime.__dict__.items() if name not in ("locks", "jobs")}
+    fields = {field.name: getattr(runtime, field.name) for field in dataclasses.fields(runtime) if field.init}
     return ServiceRuntime(**{**fields, "clock": clock, "alerts": alerts})
 
 

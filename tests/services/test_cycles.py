@@ -57,12 +57,15 @@ async def test_a_page_cut_from_an_old_list_is_never_served_after_the_sync(servic
     assert served["cycle_id"] == new["cycle_id"] and len(served["items"]) == 5
 
 
-async def test_unknown_cursor_gives_an_empty_page_and_no_cache_entry(service: Service):
+async def test_a_cursor_of_no_listed_channel_continues_after_it_and_makes_no_cache_entry(service: Service):
     cycles = CycleService(service.app.state.runtime)
     node = await registered_node(service, "cursors")
     synced = await cycles.sync(node, actor="test")
-    page = orjson.loads(await cycles.channel_page(node, 10, "999"))
-    assert page == {"cycle_id": synced["cycle_id"], "items": [], "next_cursor": None}
+    first = orjson.loads(await cycles.channel_page(node, 10, None))
+    page = orjson.loads(await cycles.channel_page(node, 10, "999"))  # below every chan_id listed
+    assert page == first and page["cycle_id"] == synced["cycle_id"]
+    last = orjson.loads(await cycles.channel_page(node, 10, str(2**64 - 1)))  # above every one
+    assert last == {"cycle_id": synced["cycle_id"], "items": [], "next_cursor": None}
     key = cache_key(node.tenant_id, node.id, "channels-page", synced["cycle_id"], 10, "999")
     assert await cycles.runtime.cache.get_bytes(key) is None
 
