@@ -140,6 +140,7 @@ async def world(tmp_path: Path, mongo_url: str) -> AsyncIterator[World]:  # noqa
         "MCP_UNKNOWN_SETTLE_S": "0.3",
         "MCP_WRITE_CONCURRENCY": "2",
         "MCP_RATE_LIMIT_PER_SECOND": "1000",
+        "MCP_ALLOW_PRIVATE_NODE_URLS": "true",  # the simulator listens on 127.0.0.1
     }
     storage = await open_storage(storage_settings(mongo_url, database))
     service = ServiceProcess(env, tmp_path / "service.log")
