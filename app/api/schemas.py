@@ -9,8 +9,10 @@ from pydantic import BaseModel, ConfigDict
 
 from app.domain.access import ApiKeyRole
 from app.domain.base import Name
+from app.domain.decision import DecisionKind, DecisionStatus
 from app.domain.execution import ExecutionMode
 from app.domain.policy import ChannelPolicy
+from app.domain.validation import ValidationResult
 from app.resilience.circuit import CircuitState
 from app.storage.records import ApiKeyRecord, NodeRecord, TenantRecord
 
@@ -165,6 +167,38 @@ class RegisteredNodeOut(BaseModel):
 
     node: NodeOut
     warnings: list[str]
+
+
+class ListedDecisionBrief(BaseModel):
+    """A decision as a list shows it: everything but the score breakdown."""
+
+    chan_id: str
+    kind: DecisionKind
+    current_policy: ChannelPolicy
+    proposed_policy: ChannelPolicy
+    confidence: float
+    total_score: float
+    reasons: list[str]
+    changed_fields: list[str]
+
+
+class ListedDecisionOut(BaseModel):
+    """One decision in a list; GET /api/v1/decisions/{id} gives it with its score breakdown."""
+
+    id: str
+    tenant_id: str
+    node_id: str
+    cycle_id: str
+    chan_id: str
+    kind: DecisionKind
+    status: DecisionStatus
+    mode: ExecutionMode
+    created_at: datetime
+    decision: ListedDecisionBrief
+    validation: ValidationResult | None
+    decided_by: str | None
+    decided_at: datetime | None
+    transaction_id: str | None
 
 
 class OptimizeIn(Strict):

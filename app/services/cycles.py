@@ -29,6 +29,7 @@ from app.storage.shadow_report import ShadowReport
 
 # Decisions also change outside the node's invalidations (expiry, execution outcomes): a page lives this long.
 DECISIONS_MAX_AGE_S = 1.0
+LISTED_WITHOUT = {"decision": {"breakdown"}}
 _CHAN_ID = re.compile(r"[0-9]{1,20}")
 _MAX_CHAN_ID = 2**64 - 1
 
@@ -286,7 +287,11 @@ class CycleService:
         """
 
         async def load() -> bytes:
-            return (await self.decisions(node, status, kind, limit, cursor)).model_dump_json().encode()
+            page = await self.decisions(node, status, kind, limit, cursor)
+            # The list leaves out each decision's score breakdown (the eight heuristics with their facts,
+            # two thirds of a record): GET /api/v1/decisions/{id} has it. A page of 50 was ~200 KB.
+            items = [record.model_dump(mode="json", exclude=LISTED_WITHOUT) for record in page.items]
+            return orjson.dumps({"items": items, "next_cursor": page.next_cursor})
 
         return await self.runtime.cache.remembered(
             ("decisions", node.tenant_id, node.id, status, kind, limit, cursor),
@@ -296,6 +301,10 @@ class CycleService:
             max_age_s=DECISIONS_MAX_AGE_S,
             size=len,
         )
+
+    async def decision(self, tenant_id: str, decision_id: str) -> DecisionRecord:
+        """One decision of the tenant in full, its score breakdown included (404 for another tenant's)."""
+        return await self.runtime.storage.decisions.get(tenant_id, decision_id)
 
     async def review(self, tenant_id: str, decision_id: str, approve: bool, actor: str) -> DecisionRecord:
         """Approve a decision waiting for an operator (a live or canary one is written at once), or reject one.

@@ -154,3 +154,18 @@ async def test_registration_needs_the_credential_of_its_backend(service: Service
         assert (await api.get("/api/v1/nodes")).json()["items"] == []  # nothing half-registered
         lnbits = {"name": "b", "backend": "lnbits", "url": "https://lnbits.example", "admin_token": "t"}
         assert (await api.post("/api/v1/nodes", json=lnbits)).status_code == 201
+
+
+async def test_the_decision_list_leaves_the_breakdown_to_the_decision_itself(service: Service):
+    _, key = await tenant_with_key(service, "breakdowns")
+    async with service.client(key) as api:
+        node_id = (await api.post("/api/v1/nodes", json=service.lnd_registration())).json()["node"]["id"]
+        assert (await api.post(f"/api/v1/nodes/{node_id}/optimize", json={"mode": "shadow"})).status_code == 200
+        listed = (await api.get(f"/api/v1/nodes/{node_id}/decisions", params={"limit": 5})).json()["items"]
+        assert len(listed) == 5 and all("breakdown" not in item["decision"] for item in listed)
+        for item in listed:
+            full = await api.get(f"/api/v1/decisions/{item['id']}")
+            assert full.status_code == 200, dump(full)
+            record = full.json()
+            assert len(record["decision"].pop("breakdown")["scores"]) == 8
+            assert record == item  # the same decision, field for field, but for the breakdown

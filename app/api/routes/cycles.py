@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from app.api.deps import CurrentPrincipal, Cursor, Cycles, Limit, OperatedNode, Runtime, ViewedNode
 from app.api.routes.jobs import STILL_RUNNING, Wait, answer
-from app.api.schemas import ChannelPageOut, OptimizeIn, PageOut
+from app.api.schemas import ChannelPageOut, ListedDecisionOut, OptimizeIn, PageOut
 from app.domain.access import ApiKeyRole
 from app.domain.decision import DecisionKind, DecisionStatus
 from app.domain.jobs import JobKind
@@ -69,7 +69,7 @@ async def optimize_node(
     return await answer(runtime, job, response, wait)
 
 
-@router.get("/nodes/{node_id}/decisions", response_model=PageOut[DecisionRecord])
+@router.get("/nodes/{node_id}/decisions", response_model=PageOut[ListedDecisionOut])
 async def list_decisions(
     node: ViewedNode,
     cycles: Cycles,
@@ -78,10 +78,18 @@ async def list_decisions(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
-    """The node's decisions, newest first."""
+    """The node's decisions, newest first, without their score breakdowns (GET /api/v1/decisions/{id})."""
     # Sent as the remembered bytes: serialising 50 decisions per request would cost more than the read.
     body = await cycles.decisions_body(node, status, kind, limit, cursor)
     return Response(body, media_type="application/json")
+
+
+@router.get("/decisions/{decision_id}")
+async def get_decision(
+    principal: CurrentPrincipal, cycles: Cycles, decision_id: str = DecisionId
+) -> DecisionRecord:
+    """One decision in full: its policies, reasons, validation and the score breakdown behind it."""
+    return await cycles.decision(principal.require(ApiKeyRole.VIEWER), decision_id)
 
 
 @router.post("/decisions/{decision_id}/approve")
