@@ -160,7 +160,9 @@ async def test_the_decision_list_leaves_the_breakdown_to_the_decision_itself(ser
     _, key = await tenant_with_key(service, "breakdowns")
     async with service.client(key) as api:
         node_id = (await api.post("/api/v1/nodes", json=service.lnd_registration())).json()["node"]["id"]
-        assert (await api.post(f"/api/v1/nodes/{node_id}/optimize", json={"mode": "shadow"})).status_code == 200
+        assert (
+            await api.post(f"/api/v1/nodes/{node_id}/optimize", json={"mode": "shadow"})
+        ).status_code == 200
         listed = (await api.get(f"/api/v1/nodes/{node_id}/decisions", params={"limit": 5})).json()["items"]
         assert len(listed) == 5 and all("breakdown" not in item["decision"] for item in listed)
         for item in listed:
