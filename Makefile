@@ -58,7 +58,7 @@ typecheck: install-dev
 	$(BIN)/mypy
 
 pytest: install-dev
-	$(BIN)/pytest -q -m "not faults and not kill and not lnbits"
+	$(BIN)/pytest -q -m "not faults and not kill and not lnbits and not deploy and not browser"
 
 # A real LNbits 1.6.2 in its own virtualenv (it needs pydantic 1), funded by the LND simulator; the script
 # is a no-op once the venv matches its pins, and the tests skip only when the package index is unreachable.
@@ -78,7 +78,12 @@ test-faults: install-dev
 test-kill: install-dev
 	$(SLOW_SUITE) -m kill
 
-test: lint typecheck pytest test-lnbits test-faults test-kill
+# Suites with their own tools (nginx, systemd-analyze, Chromium, promtool ...) live in one fragment each under
+# mk/; a fragment defines its target and appends it to EXTRA_TESTS, which `make test` runs last.
+EXTRA_TESTS :=
+-include mk/*.mk
+
+test: lint typecheck pytest test-lnbits test-faults test-kill $(EXTRA_TESTS)
 
 bench: install-dev
 	$(BIN)/python scripts/bench_engine.py
