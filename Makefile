@@ -91,10 +91,11 @@ bench: install-dev
 	$(BIN)/python scripts/bench_api.py
 	$(BIN)/python scripts/bench_execution.py
 
-# Regenerate the pinned requirement files from pyproject.toml.
+# Regenerate the pinned requirement files from pyproject.toml; the production file carries hashes
+# (pip then installs it in --require-hashes mode, as the Docker image does).
 lock: install
 	$(BIN)/python -m pip install -q uv
-	$(BIN)/uv pip compile -q pyproject.toml --python-version 3.11 -o requirements-production.txt
+	$(BIN)/uv pip compile -q pyproject.toml --python-version 3.11 --generate-hashes -o requirements-production.txt
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements-dev.txt
 
 clean:
