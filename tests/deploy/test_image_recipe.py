@@ -1,0 +1,118 @@
+"""The image's recipe without a Docker engine: hadolint, and its install steps replayed in a fresh virtualenv."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.deploy.stack import PROJECT, ApiProcess, run_script, service_env
+
+pytestmark = pytest.mark.deploy
+DOCKERFILE = PROJECT / "Dockerfile.production"
+HADOLINT = Path(sys.executable).parent / "hadolint"
+
+
+def stages(text: str) -> dict[str, list[str]]:
+    """Instructions of each build stage by its name (continuation lines joined)."""
+    joined = re.sub(r"\\\n\s*", " ", text)
+    result: dict[str, list[str]] = {}
+    current = ""
+    for line in joined.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.upper().startswith("FROM "):
+            current = line.split()[-1]
+            result[current] = []
+        elif current:
+            result[current].append(line)
+    return result
+
+
+def test_dockerfile_is_hadolint_clean():
+    result = subprocess.run([str(HADOLINT), str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_shape():
+    steps = stages(DOCKERFILE.read_text())
+    assert list(steps) == ["builder", "runtime"], "two stages: builder, then runtime"
+    runtime = " ".join(steps["runtime"])
+    assert re.search(r"^USER 10001:10001$", "\n".join(steps["runtime"]), re.M), "non-root user"
+    assert "HEALTHCHECK" in runtime and "/health" in runtime
+    assert "STOPSIGNAL SIGTERM" in runtime and "org.opencontainers.image.version=" in runtime
+    assert "COPY --from=builder /opt/mcp /opt/mcp" in runtime
+    # No build tools in the final stage: nothing is installed there, only the builder's virtualenv copied.
+    assert not re.search(r"\b(pip|apt-get|gcc|build-essential)\b", runtime.replace("/opt/mcp", ""))
+    assert "RUN sh deploy/install_app.sh /opt/mcp /src" in steps["builder"]
+    assert "--require-hashes" in (PROJECT / "deploy" / "install_app.sh").read_text()
+
+
+def test_dockerignore_keeps_state_keys_venvs_and_tests_out():
+    lines = (PROJECT / ".dockerignore").read_text().splitlines()
+    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    assert patterns[0] == "**", "everything is excluded unless listed"
+    for kept_out in ("**/data", "**/*.key", "**/.venv*", "**/tests", "**/.env*", "**/*.macaroon"):
+        assert kept_out in patterns
+
+
+def test_every_requirement_is_pinned_with_a_hash():
+    text = (PROJECT / "requirements-production.txt").read_text()
+    entries = re.split(r"\n(?=[a-z0-9])", text.split("\n", 2)[2].strip())
+    assert len(entries) > 40
+    for entry in entries:
+        assert re.match(r"^[a-z0-9._-]+==\S+ \\", entry), f"not pinned: {entry[:60]}"
+        assert "--hash=sha256:" in entry, f"no hash: {entry[:60]}"
+
+
+def test_recipe_installs_with_hashes_in_a_fresh_virtualenv_and_the_app_starts(
+    tmp_path, mongo_url, redis_url, database
+):
+    # The build context is the committed tree (as CI's clone has it, without anyone's work in progress);
+    # the builder stage sees exactly what its COPY lines name.
+    context = tmp_path / "context"
+    context.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", "HEAD"], cwd=PROJECT, capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(context)], input=archive.stdout, check=True)
+    source = tmp_path / "src"
+    for step in stages(DOCKERFILE.read_text())["builder"]:
+        if step.startswith("COPY "):
+            *paths, target = step.split()[1:]
+            for path in paths:
+                destination = source / target / Path(path).name if target.endswith("/") else source / target
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                copy = shutil.copytree if (context / path).is_dir() else shutil.copy2
+                copy(context / path, destination)
+    for cache in source.rglob("__pycache__"):
+        shutil.rmtree(cache)
+    venv = tmp_path / "opt-mcp"
+    output = run_script(
+        ["sh", str(source / "deploy" / "install_app.sh"), str(venv), str(source)], timeout_s=600
+    )
+    assert "lightning-fee-control-plane 0.2.0" in output, output
+    installed = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True
+    ).stdout
+    assert "setuptools" not in installed, "the build backend must not stay in the runtime"
+    # Started the way the image starts it: the entry point, the virtualenv first on PATH, outside the tree.
+    env = service_env(tmp_path, mongo_url, redis_url, database)
+    env["PATH"] = f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin"
+    env["MCP_THRESHOLDS_FILE"] = str(source / "config" / "decision_thresholds.yaml")
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    api = ApiProcess(env, tmp_path / "api.log", cwd=workdir)
+    try:
+        api.start().wait_ready(timeout_s=90)
+        version = httpx.get(api.url + "/openapi.json", timeout=10).json()["info"]["version"]
+        assert version == "0.2.0", "the app must run from the installed package"
+    finally:
+        api.stop()
+    assert str(venv) in api.log() or "starting uvicorn" in api.log()
