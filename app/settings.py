@@ -203,6 +203,31 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="how often the cache pings Redis to notice an outage or its end"
     )
 
+    # Alerts (app/alerts/): each tenant's Telegram chat is set through the API and sealed in the vault.
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org", description="Bot API base URL (a local stand-in in tests)"
+    )
+    alert_delivery_interval_s: float = Field(
+        default=15.0, gt=0, le=3_600, description="how often the alert outbox is delivered"
+    )
+    alert_max_age_hours: float = Field(
+        default=48.0, gt=0, le=720, description="an alert not delivered within this is dropped (and logged)"
+    )
+    alert_backoff_max_s: float = Field(
+        default=1_800.0, ge=1, le=86_400, description="longest wait between two delivery attempts"
+    )
+    alert_rate_limit: int = Field(default=10, ge=1, le=1_000, description="messages per chat per window")
+    alert_rate_window_s: float = Field(default=3_600.0, gt=0, le=86_400, description="the rate-limit window")
+    alert_dedup_window_s: float = Field(
+        default=3_600.0, ge=0, le=7 * 86_400, description="the same event again within this is folded in"
+    )
+    alert_digest_hour: int = Field(
+        default=8, ge=0, le=23, description="local hour (the quiet hours' time zone, else UTC) of the digest"
+    )
+    node_unreachable_alert_s: float = Field(
+        default=900.0, gt=0, le=86_400, description="a node failing every probe this long is alerted"
+    )
+
     @property
     def backups_path(self) -> Path:
         """Where cold backups are written."""

@@ -45,6 +45,7 @@ class CredentialKind(StrEnum):
 
     LND_MACAROON = "lnd_macaroon"
     LNBITS_ADMIN_KEY = "lnbits_admin_key"
+    TELEGRAM_TARGET = "telegram_target"  # a tenant's bot token and chat id (app/alerts/targets.py)
 
 
 class CredentialContext(DomainModel):

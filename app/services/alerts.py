@@ -1,33 +1,17 @@
-"""The alert hook: what is worth waking an operator for. Logged now; delivery (Telegram) comes later."""
+"""The alert hook services call: an Alert goes to the runtime's sink (the outbox of app/alerts/ in the service).
+
+`LoggingAlertSink` only logs and remembers; it is the default of a bare runtime (tests, tools) where
+nothing delivers.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol
 
-from app.storage.fields import utc_now
+from app.alerts.model import Alert, AlertSink
 
+__all__ = ["Alert", "AlertSink", "LoggingAlertSink"]
 log = logging.getLogger("app.alerts")
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One event an operator should hear about (an automatic rollback, a demotion, a partial transaction)."""
-
-    kind: str
-    tenant_id: str
-    node_id: str
-    message: str
-    at: datetime = field(default_factory=utc_now)
-
-
-class AlertSink(Protocol):
-    """Where alerts go."""
-
-    async def send(self, alert: Alert) -> None:
-        """Deliver (or queue) one alert; never raises."""
 
 
 class LoggingAlertSink:
