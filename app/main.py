@@ -33,6 +33,7 @@ from app.graph.source import resolve_graph
 from app.parent_watch import follow_parent, sigint_blocked
 from app.resilience.ratelimit import KeyRateLimiter
 from app.runtime import GraphState
+from app.observability.logging_setup import configure_service_logging
 from app.scheduler.jobs import background_jobs
 from app.scheduler.supervisor import supervise
 from app.security.private_files import read_private_file
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    configure_service_logging(settings)  # after uvicorn's own set-up, which it replaces
         state = GraphState()
         app.state.settings = settings
         app.state.graph_state = state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -185,6 +186,12 @@ class Settings(BaseSettings):
     )
     rollout_tolerance: float = Field(
         default=0.1, ge=0, lt=1, description="how far canary revenue may fall below baseline and still pass"
+    )
+    log_format: Literal["json", "text"] | None = Field(
+        default=None, description="service log: one JSON object per line, or text; unset: text on a terminal"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="lowest level logged"
     )
     # Storage (app/storage/): unset URL means an embedded nx-27017 under data_dir. The URL may hold a password.
     mongodb_url: SecretStr | None = Field(

@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.domain.access import ApiKeyRole
 from app.errors import AuthenticationError, StorageUnavailableError
+from app.observability.request_context import bind_caller
 from app.services.accounts import AccountService, Principal
 from app.services.cycles import CycleService
 from app.services.nodes import NodeService
@@ -66,6 +67,7 @@ async def get_principal(
             await runtime.auth_failures.failed(address)
         raise
     await runtime.limiter.check(principal.key_id)
+    bind_caller(principal.tenant_id, token)  # the tenant on every log line; the key redacted from them
     return principal
 
 

@@ -122,7 +122,8 @@ async def _serve(args: argparse.Namespace, settings: Settings, key: str) -> int:
     try:
         app = create_app(settings)
         server = uvicorn.Server(
-            uvicorn.Config(app, host=args.host, port=args.port, timeout_graceful_shutdown=10)
+            # log_config=None: the app's logging (create_app) stays, uvicorn's own would replace it
+            uvicorn.Config(app, host=args.host, port=args.port, timeout_graceful_shutdown=10, log_config=None)
         )
         serving = asyncio.create_task(server.serve())
         port = await wait_listening(server, serving, timeout_s=READY_TIMEOUT_S)
