@@ -23,6 +23,12 @@ COMMAND_MODULES = {
     "backups": "app.cli.backups",
     "ops": "app.cli.ops",
     "simulate": "app.cli.simulate",
+    # The operator's commands: clients of the REST API (app/cli/operator/; `backups restore` joins `backups`).
+    "status": "app.cli.operator.status",
+    "nodes": "app.cli.operator.nodes",
+    "decisions": "app.cli.operator.decisions",
+    "rollout": "app.cli.operator.rollout",
+    "transactions": "app.cli.operator.transactions",
 }
 
 

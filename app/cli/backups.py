@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from app.cli.operator.backups import add_actions as add_restore_action
 from app.cli.progress import note, step
 from app.errors import InvalidInputError
 from app.policy.backups import BackupStore, checksum_ok, read_cold
@@ -50,6 +51,7 @@ def add_parser(commands: Any) -> None:
     )
     load.add_argument("file", type=Path, help="a .json.gz file written by `backups export`")
     load.set_defaults(handler=lambda args: _run(lambda store, storage: _import(args.file, store)))
+    add_restore_action(actions)  # over the API, with a key: app/cli/operator/backups.py
 
 
 def _run(action: Callable[[BackupStore, Storage], Awaitable[int]]) -> int:

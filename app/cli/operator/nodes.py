@@ -1,0 +1,153 @@
+"""`nodes list|add|sync|optimize|backups`: the tenant's nodes over the API."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from app.cli.operator.client import Api, ExitCode, OperatorError, add_connection_arguments, operator_command
+from app.cli.operator.output import fields, show, table
+
+MODES = ("shadow", "canary", "live")
+
+
+def add_parser(commands: Any) -> None:
+    """Register `nodes` and its actions."""
+    parser = commands.add_parser("nodes", help="list, register, sync and optimize nodes (over the API)")
+    actions = parser.add_subparsers(dest="nodes_command", required=True)
+
+    listing = actions.add_parser("list", help="the tenant's nodes with their mode and last sync")
+    add_connection_arguments(listing)
+    listing.set_defaults(handler=operator_command(list_nodes))
+
+    add = actions.add_parser("add", help="register a node (its credential is read from files, never argv)")
+    add_connection_arguments(add)
+    add.add_argument("--name", required=True, help="a name for the node, unique in the tenant")
+    add.add_argument("--url", required=True, help="the node's REST URL, e.g. https://10.0.0.5:8080")
+    add.add_argument("--backend", default="lnd", help="lnd (default) or lnbits")
+    add.add_argument(
+        "--macaroon-file", type=Path, required=True, help="LND: the macaroon (binary or hex); LNbits: the key"
+    )
+    add.add_argument("--tls-cert-file", type=Path, help="the node's TLS certificate (PEM) to pin")
+    add.add_argument("--profile", help="decision profile (e.g. conservative, balanced)")
+    add.set_defaults(handler=operator_command(add_node))
+
+    for name, help_text in (
+        ("sync", "read the node now and score its channels (a job: progress on stderr)"),
+        ("optimize", "run a decision cycle; canary or live mode writes approved changes (a job)"),
+    ):
+        job = actions.add_parser(name, help=help_text)
+        add_connection_arguments(job)
+        job.add_argument("node", help="node id")
+        if name == "optimize":
+            job.add_argument("--mode", choices=MODES, help="default: the node's own mode")
+        job.set_defaults(handler=operator_command(sync_node if name == "sync" else optimize_node))
+
+    backups = actions.add_parser("backups", help="the node's backups kept by the API, newest first")
+    add_connection_arguments(backups)
+    backups.add_argument("node", help="node id")
+    backups.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    backups.set_defaults(handler=operator_command(list_backups))
+
+
+def list_nodes(args: argparse.Namespace, api: Api) -> int:
+    """A table of the tenant's nodes."""
+    nodes = api.pages("/api/v1/nodes", None)
+    show(args.json, nodes, lambda: table(nodes, [
+        ("ID", lambda n: n["id"]), ("NAME", lambda n: n["name"]), ("BACKEND", lambda n: n["backend"]),
+        ("MODE", lambda n: n["settings"].get("mode")), ("PROFILE", lambda n: n["settings"].get("profile")),
+        ("LAST SYNC", lambda n: n["last_sync_at"]), ("LAST ERROR", lambda n: n["last_error"]),
+    ]))  # fmt: skip
+    return ExitCode.OK
+
+
+def _credential(path: Path, backend: str) -> str:
+    """The macaroon as hex (LND files are binary; a hex file is taken as is) or the LNbits key."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise OperatorError(ExitCode.USAGE, f"cannot read {path}: {exc.strerror}") from None
+    text = raw.strip()
+    if backend != "lnd":
+        return text.decode(errors="replace")
+    try:
+        bytes.fromhex(text.decode("ascii"))
+        return text.decode("ascii").lower()
+    except (UnicodeDecodeError, ValueError):
+        return raw.hex()
+
+
+def add_node(args: argparse.Namespace, api: Api) -> int:
+    """Register the node; print its id (and any warning about its credential)."""
+    body: dict[str, Any] = {
+        "name": args.name,
+        "backend": args.backend,
+        "url": args.url,
+        "macaroon": _credential(args.macaroon_file, args.backend),
+    }
+    if args.tls_cert_file is not None:
+        try:
+            body["tls_cert_pem"] = args.tls_cert_file.read_text()
+        except OSError as exc:
+            raise OperatorError(ExitCode.USAGE, f"cannot read {args.tls_cert_file}: {exc.strerror}") from None
+    if args.profile:
+        body["settings"] = {"profile": args.profile}
+    created = api.post("/api/v1/nodes", body).json()
+    node = created["node"]
+    show(args.json, created, lambda: fields([
+        ("node id", node["id"]), ("name", node["name"]), ("url", node["url"]),
+        ("tls pinned", node["tls_cert_pinned"]), ("mode", node["settings"].get("mode")),
+        *[("warning", warning) for warning in created["warnings"]],
+    ]))  # fmt: skip
+    return ExitCode.OK
+
+
+def sync_node(args: argparse.Namespace, api: Api) -> int:
+    """Sync as a job and print what it read."""
+    result = api.run_job(f"/api/v1/nodes/{args.node}/sync", None, "sync")
+    show(args.json, result, lambda: fields([
+        ("channels", result.get("channels")), ("external changes", result.get("external_changes")),
+        ("seconds", result.get("seconds")), ("cycle", result.get("cycle_id")), ("job", result.get("job_id")),
+    ]))  # fmt: skip
+    return ExitCode.OK
+
+
+def _counts(counts: dict[str, int] | None) -> str:
+    return ", ".join(f"{name}={count}" for name, count in (counts or {}).items()) or "-"
+
+
+def optimize_node(args: argparse.Namespace, api: Api) -> int:
+    """Run a cycle as a job and print its decisions, verdicts and what was written."""
+    result = api.run_job(
+        f"/api/v1/nodes/{args.node}/optimize", {"mode": args.mode} if args.mode else {}, "optimize"
+    )
+
+    def render() -> str:
+        execution = result.get("execution") or {}
+        rows = [
+            ("cycle", result.get("cycle_id")), ("mode", result.get("mode")), ("profile", result.get("profile")),
+            ("channels", result.get("channels")), ("decisions", _counts(result.get("decisions"))),
+            ("verdicts", _counts(result.get("verdicts"))),
+            ("refused by code", _counts(result.get("rejections_by_code"))),
+        ]  # fmt: skip
+        if execution:
+            rows += [
+                ("transaction", execution.get("transaction_id")), ("state", execution.get("state")),
+                ("outcomes", _counts(execution.get("outcomes"))),
+                ("canary channels", ", ".join(execution.get("canary_channels") or []) or "-"),
+            ]  # fmt: skip
+        return fields(rows)
+
+    show(args.json, result, render)
+    return ExitCode.OK
+
+
+def list_backups(args: argparse.Namespace, api: Api) -> int:
+    """The node's hot backups (`backups restore NODE ID` puts one back)."""
+    backups = api.pages(f"/api/v1/nodes/{args.node}/backups", args.limit)
+    show(args.json, backups, lambda: table(backups, [
+        ("ID", lambda b: b["id"]), ("CREATED", lambda b: b["created_at"]), ("KIND", lambda b: b["kind"]),
+        ("CHANNELS", lambda b: b["channels"]), ("TRANSACTION", lambda b: b["transaction_id"]),
+    ]))  # fmt: skip
+    return ExitCode.OK
