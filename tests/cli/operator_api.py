@@ -163,7 +163,9 @@ def _issue_keys(http: httpx.Client, running: ApiProcess) -> None:
     running.tenant_id = tenant.json()["id"]
     for role in ("admin", "operator", "viewer"):
         issued = http.post(
-            f"/api/v1/tenants/{running.tenant_id}/keys", json={"name": f"cli-{role}", "role": role}, headers=admin
+            f"/api/v1/tenants/{running.tenant_id}/keys",
+            json={"name": f"cli-{role}", "role": role},
+            headers=admin,
         )
         assert issued.status_code == 201, issued.text
         running.keys[role] = issued.json()["key"]

@@ -89,7 +89,11 @@ def test_the_callers_key_and_an_authorization_header_are_redacted_anywhere(log, 
     output = capsys.readouterr().err
     assert API_KEY not in output and "some-other-token-abcdef" not in output, output
     assert output.count(REDACTED) == 3, output
-    assert [line["tenant_id"] for line in map(json.loads, output.splitlines())] == ["tenant-1", "tenant-1", "-"]
+    assert [line["tenant_id"] for line in map(json.loads, output.splitlines())] == [
+        "tenant-1",
+        "tenant-1",
+        "-",
+    ]
 
 
 def test_secrets_inside_an_exception_and_its_traceback_are_redacted(log, capsys):

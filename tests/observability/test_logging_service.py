@@ -42,7 +42,9 @@ def test_every_line_is_one_json_event_with_the_request_and_tenant_ids(api: ApiPr
     assert len(access) == 2 and all(line["tenant_id"] == api.tenant_id for line in access), mine
     assert {line["request_id"] for line in access} == {"trace-log-1", "trace-log-2"}
     [stranger_line] = [line for line in lines if line["request_id"] == "trace-log-3"]
-    assert stranger_line["tenant_id"] == "-" and '"GET /api/v1/nodes HTTP/1.1" 401' in stranger_line["message"]
+    assert (
+        stranger_line["tenant_id"] == "-" and '"GET /api/v1/nodes HTTP/1.1" 401' in stranger_line["message"]
+    )
     # The sync's own lines, far below the API (node calls, the cycle), carry both ids too.
     below = [line for line in mine if not line["logger"].startswith("uvicorn")]
     assert below and all(line["tenant_id"] == api.tenant_id for line in below), mine
