@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from app.alerts.service import start_alerting
 from app.api.body_limits import BodyLimitMiddleware
 from app.api.docs import router as docs_router
 from app.api.errors import register_error_handlers
@@ -19,6 +20,7 @@ from app.api.health import router as health_router
 from app.api.query_params import refuse_unknown_query
 from app.api.request_id import RequestIdMiddleware
 from app.api.routes.accounts import router as accounts_router
+from app.api.routes.alerts import router as alerts_router
 from app.api.routes.cycles import router as cycles_router
 from app.api.routes.execution import router as execution_router
 from app.api.routes.jobs import router as jobs_router
@@ -30,10 +32,10 @@ from app.errors import ConfigError
 from app.graph.centrality import CentralityScores, centrality_for
 from app.graph.model import ChannelGraph
 from app.graph.source import resolve_graph
+from app.observability.logging_setup import configure_service_logging
 from app.parent_watch import follow_parent, sigint_blocked
 from app.resilience.ratelimit import KeyRateLimiter
 from app.runtime import GraphState
-from app.observability.logging_setup import configure_service_logging
 from app.scheduler.jobs import background_jobs
 from app.scheduler.supervisor import supervise
 from app.security.private_files import read_private_file
@@ -149,10 +151,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings = settings or get_settings()
     except ConfigError as exc:  # one line naming the variable, not a traceback from the server's loader
         raise SystemExit(f"error: {exc.message}") from None
+    configure_service_logging(settings)  # after uvicorn's own set-up, which it replaces
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    configure_service_logging(settings)  # after uvicorn's own set-up, which it replaces
         state = GraphState()
         app.state.settings = settings
         app.state.graph_state = state
@@ -167,7 +169,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runtime = await build_runtime(settings, stack, executor, state)
             app.state.runtime = runtime
             app.state.accounts = AccountService(runtime.storage, admin_key(settings), runtime.cache)
+            app.state.alerting, alert_tasks = await start_alerting(runtime, stack)  # before the jobs below
             tasks = [
+                *alert_tasks,
                 asyncio.create_task(load_graph_state(settings, state, executor), name="graph-loader"),
                 asyncio.create_task(watch_health(runtime), name="health-watch"),
             ]
@@ -197,6 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register_error_handlers(app)
     app.include_router(health_router)
     app.include_router(docs_router)
-    for router in (accounts_router, nodes_router, cycles_router, execution_router, jobs_router):
+    routers = (accounts_router, nodes_router, cycles_router, execution_router, jobs_router, alerts_router)
+    for router in routers:
         app.include_router(router, responses=ERROR_RESPONSES)
     return app

@@ -228,6 +228,9 @@ class Settings(BaseSettings):
     alert_dedup_window_s: float = Field(
         default=3_600.0, ge=0, le=7 * 86_400, description="the same event again within this is folded in"
     )
+    alert_group_wait_s: float = Field(
+        default=30.0, ge=0, le=3_600, description="an alert waits this long for others of the same incident"
+    )
     alert_digest_hour: int = Field(
         default=8, ge=0, le=23, description="local hour (the quiet hours' time zone, else UTC) of the digest"
     )

@@ -57,8 +57,10 @@ class OutboxRepository:
         )
 
     @translate_errors
-    async def enqueue(self, alert: Alert, now: datetime, dedup_window: timedelta) -> OutboxEntry | None:
-        """Store the alert; None when the same event is already in the outbox within the window (folded in)."""
+    async def enqueue(
+        self, alert: Alert, now: datetime, dedup_window: timedelta, group_wait: timedelta = timedelta(0)
+    ) -> OutboxEntry | None:
+        """Store the alert, due after `group_wait`; None when the same event is already stored within the window."""
         now = bson_utc(now)
         now_ms = epoch_ms(now)
         since_ms = now_ms - int(dedup_window.total_seconds() * 1_000)
@@ -84,7 +86,7 @@ class OutboxRepository:
             message=message,
             dedup_key=alert.key,
             created_ms=now_ms,
-            next_attempt_ms=now_ms,
+            next_attempt_ms=now_ms + int(group_wait.total_seconds() * 1_000),
             created_at=now,
         )
         await self._collection.insert_one(to_document(entry))

@@ -59,7 +59,12 @@ async def build_alerting(
     """The outbox (indexes ensured), its sink, the target book and the dispatcher."""
     outbox = OutboxRepository(storage.database)
     await outbox.ensure_indexes()
-    sink = OutboxAlertSink(outbox, timedelta(seconds=settings.alert_dedup_window_s), clock)
+    sink = OutboxAlertSink(
+        outbox,
+        timedelta(seconds=settings.alert_dedup_window_s),
+        clock,
+        timedelta(seconds=settings.alert_group_wait_s),
+    )
     targets = TargetBook(storage.secrets, vault)
     telegram = TelegramClient(settings.telegram_api_url)
     dispatcher = AlertDispatcher(

@@ -22,13 +22,22 @@ BUFFER = 1_000  # alerts kept in memory while storage is down; the oldest go fir
 
 
 class OutboxAlertSink:
-    """Logs each alert and puts it in the outbox (de-duplicated); never raises."""
+    """Logs each alert and puts it in the outbox (de-duplicated); never raises.
+
+    An entry becomes due `group_wait` after it is stored, so the alerts of one incident (a rollback, then
+    the demotion it causes) reach the chat as one message.
+    """
 
     def __init__(
-        self, outbox: OutboxRepository, dedup_window: timedelta, clock: Clock = system_clock
+        self,
+        outbox: OutboxRepository,
+        dedup_window: timedelta,
+        clock: Clock = system_clock,
+        group_wait: timedelta = timedelta(0),
     ) -> None:
         self.outbox = outbox
         self.dedup_window = dedup_window
+        self.group_wait = group_wait
         self.clock = clock
         self.buffer: deque[Alert] = deque(maxlen=BUFFER)
         self._lock = asyncio.Lock()
@@ -40,7 +49,7 @@ class OutboxAlertSink:
         )
         ALERTS_RAISED.labels(kind=alert.kind).inc()
         try:
-            await self.outbox.enqueue(alert, self.clock(), self.dedup_window)
+            await self.outbox.enqueue(alert, self.clock(), self.dedup_window, self.group_wait)
         except StorageUnavailableError:
             log.warning(
                 "alert %s of tenant %s kept in memory until storage is back", alert.kind, alert.tenant_id
@@ -57,7 +66,7 @@ class OutboxAlertSink:
             while self.buffer:
                 alert = self.buffer[0]
                 try:
-                    await self.outbox.enqueue(alert, self.clock(), self.dedup_window)
+                    await self.outbox.enqueue(alert, self.clock(), self.dedup_window, self.group_wait)
                 except StorageUnavailableError:
                     break
                 self.buffer.popleft()

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from app.alerts.model import Alert, AlertKind, AlertSink
-from app.domain.execution import TransactionKind, TransactionState
+from app.domain.execution import ChannelOutcome, TransactionKind, TransactionState
 from app.storage.execution_records import TransactionRecord
 from app.storage.metrics import MetricRepository
 from app.storage.records import NodeRecord
 
 ONE_MS = timedelta(milliseconds=1)
+# Channel outcomes of a committed batch that mean a write did not do what it should have.
+FAILED_OUTCOMES = (ChannelOutcome.NOT_APPLIED.value, ChannelOutcome.FAILED.value)
 
 
 async def alert_on_transaction(alerts: AlertSink, transaction: TransactionRecord | None) -> None:
@@ -23,6 +25,11 @@ async def alert_on_transaction(alerts: AlertSink, transaction: TransactionRecord
     elif transaction.state is TransactionState.ROLLED_BACK and transaction.kind is TransactionKind.APPLY:
         kind = AlertKind.TRANSACTION_FAILED
         what = "failed and was rolled back to its backup"
+    elif transaction.state is TransactionState.COMMITTED and any(
+        transaction.counts.get(o) for o in FAILED_OUTCOMES
+    ):
+        kind = AlertKind.TRANSACTION_FAILED
+        what = "committed, but some writes did not take"
     else:
         return
     counts = ", ".join(f"{outcome} {n}" for outcome, n in sorted(transaction.counts.items())) or "no channels"

@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+from app.alerts.triggers import alert_on_transaction
 from app.domain.decision import DecisionStatus
 from app.domain.execution import ExecutionMode, TransactionKind
 from app.domain.validation import IssueCode, ValidationIssue, ValidationResult, Verdict
@@ -170,6 +171,7 @@ class ExecutionService:
             mode=mode,
         )
         report = await executor.apply(intent, proposals, history)
+        await alert_on_transaction(self.runtime.alerts, report.transaction)  # failed or partial: wake someone
         await self._reject(node, report, proposals)
         return report
 

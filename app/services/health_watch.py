@@ -13,6 +13,7 @@ import statistics
 import time
 from datetime import datetime, timedelta
 
+from app.alerts.triggers import alert_if_unreachable
 from app.domain.execution import ChannelOutcome, ExecutionMode, TransactionKind, TransactionState
 from app.errors import ConflictError, DomainError, UpstreamError
 from app.nodes.base import NodeClient
@@ -71,6 +72,8 @@ class HealthWatch:
         now = runtime.clock()
         client = await runtime.clients.get(node, HEALTH_ACTOR)
         await self.probe(node, client, now)
+        await alert_if_unreachable(runtime.storage.metrics, PROBE_METRIC, runtime.alerts, node, now,
+                                   runtime.settings.node_unreachable_alert_s)  # fmt: skip
         rolled: list[str] = []
         reasons_seen: list[str] = []
         for transaction in await self.watched(node, now):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from app.alerts.triggers import alert_on_transaction
 from app.domain.channel import ChannelRef
 from app.domain.execution import ChannelOutcome, TransactionKind
 from app.domain.policy import ChannelPolicy
@@ -165,6 +166,7 @@ class RollbackService:
         async with runtime.locks.hold(node.tenant_id, node.id, intent.kind.value) as lock:
             client = await runtime.clients.get(node, intent.actor)
             report = await make_executor(runtime, client, limits, lock).restore(intent, restorations)
+        await alert_on_transaction(runtime.alerts, report.transaction)  # a rollback left partial
         return transaction_summary(report.transaction, report)
 
     @staticmethod
