@@ -17,7 +17,7 @@ Settings (environment):
   MCP_TLS_KEY         its key, mode 0600 (default: /etc/ssl/mcp/server.key)
   MCP_HTTP_PORT       plain HTTP port, redirects only (default: 80)
   MCP_HTTPS_PORT      HTTPS port (default: 443)
-  MCP_NGINX_LOG_DIR   access and error logs (default: /var/log/nginx)
+  MCP_NGINX_LOG_DIR   access and error logs (default: /var/log/mcp/nginx, rotated by config/logrotate.conf)
   MCP_ACME_ROOT       webroot for Let's Encrypt HTTP-01 challenges (default: /var/www/letsencrypt)
   MCP_METRICS_ALLOW   extra addresses or CIDRs allowed to read /metrics (default: none besides loopback)
 USAGE
@@ -46,7 +46,7 @@ http_port=${MCP_HTTP_PORT:-80}
 https_port=${MCP_HTTPS_PORT:-443}
 tls_cert=${MCP_TLS_CERT:-/etc/ssl/mcp/server.crt}
 tls_key=${MCP_TLS_KEY:-/etc/ssl/mcp/server.key}
-log_dir=${MCP_NGINX_LOG_DIR:-$prefix/var/log/nginx}
+log_dir=${MCP_NGINX_LOG_DIR:-$prefix/var/log/mcp/nginx}
 acme_root=${MCP_ACME_ROOT:-$prefix/var/www/letsencrypt}
 for port in "$http_port" "$https_port"; do
     [[ $port =~ ^[0-9]+$ ]] || { echo "ports must be numbers, not '$port'" >&2; exit 2; }

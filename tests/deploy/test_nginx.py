@@ -128,7 +128,7 @@ def test_https_reaches_the_api_with_the_security_headers(proxied):
     # nginx's request id reaches the API (which echoes it) and nginx's log: one id across both.
     request_id = ready.headers["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", request_id), request_id
-    access_log = proxied.nginx.prefix / "var" / "log" / "nginx" / "mcp-api.access.log"
+    access_log = proxied.nginx.prefix / "var" / "log" / "mcp" / "nginx" / "mcp-api.access.log"
     wait_until(lambda: f"rid={request_id}" in access_log.read_text(), 5, "the access log line")
 
 
