@@ -25,7 +25,9 @@ from app.settings import Settings
 
 LogFormat = Literal["json", "text"]
 REDACTED: Final = "[REDACTED]"
-_SECRET_NAMES: Final = r"[A-Za-z_-]*(?:api[_-]?key|token|secret|password|passphrase|macaroon|master[_-]?key)"
+# A name ending in one of these labels a secret (`bot_token`, `MCP_ADMIN_API_KEY`, `Grpc-Metadata-macaroon`);
+# matched from the label word on, with no prefix pattern: scanning a prefix at every position was 13 us a line.
+_SECRET_NAMES: Final = r"(?:api[_-]?key|token|secret|password|passphrase|macaroon|master[_-]?key)"
 
 # Each pattern keeps its group 1 (a label such as `Authorization: `) and replaces the rest.
 SECRET_PATTERNS: Final[tuple[re.Pattern[str], ...]] = (
@@ -33,7 +35,7 @@ SECRET_PATTERNS: Final[tuple[re.Pattern[str], ...]] = (
     re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)?\s*)[^\s\"',;}]+"),
     re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]+"),
     # A value labelled as a secret: `api_key=x`, `"bot_token": "x"`, `macaroon: x`, `MCP_ADMIN_API_KEY=x`.
-    re.compile(r"(?i)(\b" + _SECRET_NAMES + r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&}]+"),
+    re.compile(r"(?i)(" + _SECRET_NAMES + r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&}]+"),
     # A Telegram bot token (`123456789:AA...`), also inside a Bot API URL (`/bot123456789:AA.../`).
     re.compile(r"()(?<!\d)\d{6,12}:[A-Za-z0-9_-]{30,}"),
     # A macaroon as hex: long runs of hex digits. Pubkeys (66) and hashes (64) are shorter and stay readable.

@@ -17,6 +17,7 @@ from typing import Any, Final, NoReturn
 
 import httpx
 
+from app.cli.progress import note
 from app.errors import ConfigError
 from app.security.private_files import read_private_file
 
@@ -203,18 +204,16 @@ class JobProgress:
         if text == self.last:
             return
         self.last = text
-        print(
-            f"\r{text}\033[K" if self.terminal else text,
-            end="" if self.terminal else "\n",
-            file=sys.stderr,
-            flush=True,
-        )
+        if self.terminal:  # redrawn in place
+            print(f"\r{text}\033[K", end="", file=sys.stderr, flush=True)
+        else:
+            note(text)
 
     def finish(self, job: dict[str, Any], seconds: float) -> None:
         """The final state and the time it took."""
         self.show(job.get("progress") or {})
-        end = "\n" if self.terminal else ""
-        print(f"{end}{self.label}: {job['state']} in {seconds:.1f} s", file=sys.stderr, flush=True)
+        ended_bar = "\n" if self.terminal else ""  # the bar's line was never ended
+        note(f"{ended_bar}{self.label}: {job['state']} in {seconds:.1f} s")
 
 
 def operator_command(
