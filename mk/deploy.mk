@@ -15,6 +15,7 @@ deploy-tools:
 	fi
 
 test-deploy: install-dev deploy-tools
+	$(BIN)/python scripts/security_audit.py
 	PATH="$$PATH:/usr/sbin:/sbin" $(BIN)/pytest -q -s -m deploy
 
 EXTRA_TESTS += test-deploy
