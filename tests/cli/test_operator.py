@@ -63,6 +63,35 @@ class Cli:
         return run
 
 
+def on_a_terminal(cli: Cli, answer: str, *words: str) -> Run:
+    """Run a command with a pseudo-terminal as stdin, stdout and stderr, typing `answer` (operator key)."""
+    leader, follower = os.openpty()
+    environment = {
+        **os.environ,
+        "MCP_API_URL": cli.api.url,
+        "MCP_API_KEY_FILE": str(cli.api.key_files["operator"]),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", *words], cwd=PROJECT_ROOT, env=environment,
+        stdin=follower, stdout=follower, stderr=follower, close_fds=True,
+    )  # fmt: skip
+    os.close(follower)
+    os.write(leader, answer.encode())  # the line waits in the terminal until the prompt reads it
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: every holder of the terminal's other end has exited
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    text = b"".join(chunks).decode(errors="replace")
+    cli.outputs.append(text)
+    return Run(process.wait(timeout=60), text, "")
+
+
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory, mongo_url: str) -> Iterator[ApiProcess]:  # noqa: F811
     """One API process for the module."""
@@ -123,6 +152,8 @@ def test_an_operator_walks_a_node_from_registration_to_rollback(cli: Cli, api: A
     synced = cli.ok("nodes", "sync", node_id, role="operator")
     channels = int(dict(line.split(None, 1) for line in synced.stdout.splitlines())["channels"])
     assert channels > 0 and f"/{channels} " in synced.stderr and "sync: succeeded in" in synced.stderr
+    redrawn = on_a_terminal(cli, "", "nodes", "sync", node_id)  # the bar is redrawn in place on a terminal
+    assert redrawn.code == 0 and f"\x1b[K\rsync [{'#' * 24}] {channels}/{channels}" in redrawn.stdout
     shadow = cli.ok("nodes", "optimize", node_id, "--mode", "shadow", "--json", role="operator").json()
     assert shadow["mode"] == "shadow" and shadow["execution"] is None and shadow["channels"] == channels
 
@@ -169,6 +200,12 @@ def test_an_operator_walks_a_node_from_registration_to_rollback(cli: Cli, api: A
 
     unconfirmed = cli("transactions", "rollback", applied["transaction_id"], role="operator")
     assert unconfirmed.code == ExitCode.USAGE and "--yes" in unconfirmed.stderr
+    declined = on_a_terminal(cli, "n\n", "transactions", "rollback", applied["transaction_id"])
+    assert (
+        declined.code == ExitCode.REFUSED
+        and "[y/N]" in declined.stdout
+        and "nothing was changed" in declined.stdout
+    )
     assert cli.ok("transactions", "list", node_id, "--json").json()[0]["rolled_back_by"] == []
     assert (
         cli("transactions", "rollback", applied["transaction_id"], "--yes", role="viewer").code
