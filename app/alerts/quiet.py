@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import Field, field_validator
+from pydantic import Field, JsonValue, field_validator
 
 from app.domain.base import DomainModel
 
+# Listed in the schema so generated clients (and schema-driven tests) send only zones that exist here.
+ZONES: list[JsonValue] = [*sorted(available_timezones())]
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
 
 class QuietHours(DomainModel):
-    """From `start` to `end` local time (may cross midnight); start == end means no quiet hours."""
+    """From `start` to `end` ("HH:MM" wall-clock time in `timezone`; may cross midnight); equal: none."""
 
-    start: time
-    end: time
-    timezone: str = Field(default="UTC", max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+/-]*$")
+    start: str = Field(pattern=HHMM, examples=["22:00"])
+    end: str = Field(pattern=HHMM, examples=["07:00"])
+    timezone: str = Field(
+        default="UTC",
+        max_length=64,
+        pattern=r"^[A-Za-z][A-Za-z0-9_+/-]*$",
+        json_schema_extra={"enum": ZONES},
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -28,14 +37,20 @@ class QuietHours(DomainModel):
             ) from None
         return value
 
+    @property
+    def window(self) -> tuple[time, time]:
+        """Start and end as times of day."""
+        return time.fromisoformat(self.start), time.fromisoformat(self.end)
+
     def contains(self, moment: datetime) -> bool:
         """Whether `moment` (timezone-aware) falls inside the quiet window."""
+        start, end = self.window
         local = moment.astimezone(ZoneInfo(self.timezone)).time().replace(tzinfo=None)
-        if self.start == self.end:
+        if start == end:
             return False
-        if self.start < self.end:
-            return self.start <= local < self.end
-        return local >= self.start or local < self.end  # crosses midnight
+        if start < end:
+            return start <= local < end
+        return local >= start or local < end  # crosses midnight
 
     def ends_after(self, moment: datetime) -> datetime:
         """The first moment after `moment` outside the window (`moment` itself when outside)."""
@@ -43,7 +58,7 @@ class QuietHours(DomainModel):
             return moment
         zone = ZoneInfo(self.timezone)
         local = moment.astimezone(zone)
-        end = datetime.combine(local.date(), self.end, tzinfo=zone)
+        end = datetime.combine(local.date(), self.window[1], tzinfo=zone)
         if end <= local:
             end += timedelta(days=1)
         return end.astimezone(moment.tzinfo)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from app.alerts.digest import DailyDigest
 from app.alerts.dispatcher import AlertDispatcher
 from app.alerts.model import OutboxState
 from app.alerts.service import Alerting, delivery_policy
@@ -147,7 +149,7 @@ async def test_the_chat_is_set_by_an_admin_key_only_and_never_shown_or_logged(
         }
         bad = await api.put("/api/v1/alerts/telegram", json={"bot_token": "not-a-token", "chat_id": CHAT})
         assert bad.status_code == 422 and "not-a-token" not in bad.text
-        quiet = {"start": "22:00:00", "end": "07:00:00", "timezone": "Nowhere/Atlantis"}
+        quiet = {"start": "22:00", "end": "07:00", "timezone": "Nowhere/Atlantis"}
         unknown_zone = await api.put(
             "/api/v1/alerts/telegram", json={"bot_token": TOKEN, "chat_id": CHAT, "quiet_hours": quiet}
         )
@@ -172,3 +174,61 @@ async def test_the_chat_is_set_by_an_admin_key_only_and_never_shown_or_logged(
     )
     for record in caplog.records:
         assert TOKEN not in record.getMessage() and CHAT not in record.getMessage()
+
+
+async def test_a_node_that_stops_answering_is_one_alert_however_often_it_is_checked(
+    service: Service, bot_api: BotApi
+):
+    key, node_id = await registered(service, "silent")
+    await set_chat(service, key)
+    runtime: ServiceRuntime = service.app.state.runtime
+    alerting: Alerting = service.app.state.alerting
+    node = await _node(runtime, node_id)
+    clock = FakeClock(runtime.clock())
+    sink = OutboxAlertSink(alerting.outbox, alerting.sink.dedup_window, clock)
+    observed = with_clock(runtime, clock, sink)  # type: ignore[arg-type]
+    watch = HealthWatch(observed, RolloutService(runtime.storage, runtime.settings, sink, clock),
+                        RollbackService(observed))  # fmt: skip
+    await watch.check_node(node)  # answered
+    clock.advance(60)
+    service.simulator.set_faults(FaultPlan(paths=("/v1/getinfo",), error_rate=1.0, error_status=500))
+    checks_until_alert = 0
+    while not await alerting.outbox.pending(node.tenant_id):
+        await watch.check_node(node)
+        checks_until_alert += 1
+        clock.advance(300)
+        assert checks_until_alert <= 5, "no alert after 20 minutes of failed probes"
+    assert checks_until_alert == 4  # failing since the first of them: 0, 300, 600, 900 s
+    for _ in range(2):  # still down: the same event
+        await watch.check_node(node)
+        clock.advance(300)
+    service.simulator.set_faults(FaultPlan())
+    await dispatcher_on(service, sink, clock).deliver_once()
+    [message] = bot_api.requests
+    assert "node.unreachable" in message.body["text"] and "(and 2 more times since)" in message.body["text"]
+    assert "has not answered any probe for 15 minutes" in message.body["text"]
+
+
+async def test_the_daily_digest_goes_once_a_day_with_changes_and_earnings(service: Service, bot_api: BotApi):
+    key, node_id, _ = await live_node(service, "digested")
+    await set_chat(service, key)
+    runtime: ServiceRuntime = service.app.state.runtime
+    alerting: Alerting = service.app.state.alerting
+    node = await _node(runtime, node_id)
+    clock = FakeClock(runtime.clock().replace(minute=59, second=0, microsecond=0))
+    hour = (clock.now.hour + 1) % 24
+    digest = DailyDigest(runtime.storage, alerting.outbox, alerting.targets,
+                         lambda record: runtime.clients.get(record, "test"), hour, clock)  # fmt: skip
+    if hour:  # before the digest hour (at midnight the hour before is yesterday's)
+        assert await digest.run_once() == []
+    clock.advance(60)
+    assert await digest.run_once() == [node.tenant_id]
+    clock.advance(3_600)
+    assert await digest.run_once() == [], "a second digest the same day"
+    await dispatcher_on(service, alerting.sink, clock).deliver_once()
+    [message] = bot_api.requests
+    text = message.body["text"]
+    assert "digest.daily" in text and re.search(
+        r"sim: [1-9]\d* batches committed, [1-9]\d* channels changed", text
+    )
+    assert re.search(r"\d+ forwards earned [\d,]+ sat", text), text

@@ -38,7 +38,12 @@ def _token_shape(token: SecretStr) -> SecretStr:
 
 BotToken = Annotated[
     SecretStr,
-    Field(min_length=10, max_length=120, description="the bot's token from BotFather; never returned"),
+    Field(
+        min_length=10,
+        max_length=120,
+        description="the bot's token from BotFather; never returned",
+        json_schema_extra={"pattern": f"^{TOKEN_SHAPE.pattern}$"},
+    ),
     AfterValidator(_token_shape),
 ]
 ChatId = Annotated[
