@@ -27,6 +27,7 @@ from app.api.routes.jobs import router as jobs_router
 from app.api.routes.nodes import router as nodes_router
 from app.api.schemas import ERROR_RESPONSES
 from app.cache.facade import Cache
+from app.dashboard.router import router as dashboard_router
 from app.engine.profile import load_profiles
 from app.errors import ConfigError
 from app.graph.centrality import CentralityScores, centrality_for
@@ -204,4 +205,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (accounts_router, nodes_router, cycles_router, execution_router, jobs_router, alerts_router)
     for router in routers:
         app.include_router(router, responses=ERROR_RESPONSES)
+    app.include_router(dashboard_router)
     return app

@@ -1,0 +1,267 @@
+"""What the pages show, read through the same services the API routes call, scoped to the caller's tenant."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from app.dashboard.charts import Point
+from app.dashboard.table import ChannelRow
+from app.domain.access import ApiKeyRole
+from app.domain.decision import DecisionStatus
+from app.errors import DomainError, NotFoundError, UpstreamError
+from app.nodes.base import NodeClient
+from app.resilience.circuit import CircuitState
+from app.services.accounts import Principal
+from app.services.cycles import CycleService
+from app.services.history import SYNC_METRIC
+from app.services.ledger import LedgerService
+from app.services.node_settings import parse_node_settings
+from app.services.nodes import NodeService
+from app.services.rollout import RolloutService, RolloutStatus
+from app.services.runtime import ServiceRuntime
+from app.storage.records import DecisionRecord, MetricPoint, NodeRecord, PolicyRecord
+
+PAGE = 500  # the API's largest page
+MAX_PAGES = 40  # 20,000 channels or decisions: far beyond the largest node of the public graph
+ROWS_MAX_AGE_S = 5.0  # the table follows new decisions within this; a sync or a review drops it at once
+FLOW_MAX_AGE_S = 300.0  # forwards per day, read from the node: the chart is at most five minutes old
+FLOW_DAYS = 14
+LAST_CYCLES = 10
+
+
+@dataclass(frozen=True)
+class FlowChart:
+    """Fees earned and forwards per UTC day, or why the node cannot tell."""
+
+    revenue: list[Point]
+    forwards: list[Point]
+    unavailable: str | None = None
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The overview page of one node."""
+
+    node: NodeRecord
+    mode: str
+    rollout: RolloutStatus | None
+    rollout_error: str | None
+    circuit: str
+    service_mode: str
+    cycles: list[MetricPoint]
+    kinds: dict[str, int]
+    statuses: dict[str, int]
+    flow: FlowChart
+    balances: list[Point]
+
+
+def _day(moment: datetime) -> str:
+    return moment.strftime("%m-%d")
+
+
+class DashboardReads:
+    """Reads for one signed-in principal; every node is looked up inside the principal's tenant."""
+
+    def __init__(self, runtime: ServiceRuntime, principal: Principal) -> None:
+        self.runtime = runtime
+        self.principal = principal
+        self.tenant_id = principal.require(ApiKeyRole.VIEWER)
+        self.cycles = CycleService(runtime)
+        self.ledger = LedgerService(runtime)
+        self.nodes = NodeService(runtime)
+
+    def rollouts(self) -> RolloutService:
+        """The rollout service, built as the API route builds it."""
+        runtime = self.runtime
+        return RolloutService(runtime.storage, runtime.settings, runtime.alerts, runtime.clock)
+
+    async def node_list(self) -> list[NodeRecord]:
+        """The tenant's nodes (the first 500)."""
+        return (await self.nodes.list(self.tenant_id, PAGE, None)).items
+
+    async def node(self, node_id: str) -> NodeRecord:
+        """One node of the tenant (404 for any other)."""
+        return await self.nodes.get(self.tenant_id, node_id)
+
+    async def client(self, node: NodeRecord) -> NodeClient | None:
+        """The node's client, or None when its credential or address cannot give one now."""
+        try:
+            return await self.runtime.clients.get(node, self.principal.key_id)
+        except DomainError:
+            return None
+
+    # --- the channel table ------------------------------------------------------------------------------
+
+    async def channel_rows(self, node: NodeRecord) -> list[ChannelRow]:
+        """Every channel of the last sync joined with the latest cycle's decision, remembered briefly."""
+        return await self.runtime.cache.remembered(
+            ("dashboard-rows", node.tenant_id, node.id),
+            lambda: self._load_rows(node),
+            tenant_id=node.tenant_id,
+            node_id=node.id,
+            max_age_s=ROWS_MAX_AGE_S,
+            size=lambda rows: 600 * len(rows),
+        )
+
+    async def _load_rows(self, node: NodeRecord) -> list[ChannelRow]:
+        channels: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            page = orjson.loads(await self.cycles.channel_page(node, PAGE, cursor))
+            channels += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        decisions = await self._latest_decisions(node)
+        return [_row(channel, decisions.get(channel["chan_id"])) for channel in channels]
+
+    async def _latest_decisions(self, node: NodeRecord) -> dict[str, dict[str, Any]]:
+        """The newest cycle's decisions by chan_id (the list comes newest first, one cycle after another)."""
+        found: dict[str, dict[str, Any]] = {}
+        cycle: str | None = None
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            page = orjson.loads(await self.cycles.decisions_body(node, None, None, PAGE, cursor))
+            for item in page["items"]:
+                cycle = cycle or item["cycle_id"]
+                if item["cycle_id"] != cycle:
+                    return found
+                found.setdefault(item["chan_id"], item)
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        return found
+
+    # --- the overview -----------------------------------------------------------------------------------
+
+    async def overview(self, node: NodeRecord) -> Overview:
+        """Mode, rollout stage and gate, last cycles, decision counts, flow and balance over time."""
+        runtime = self.runtime
+        settings = parse_node_settings(node.settings, runtime.profiles, runtime.settings.profile)
+        client = await self.client(node)
+        rollout: RolloutStatus | None = None
+        rollout_error: str | None = None
+        try:
+            rollout = await self.rollouts().status(node, client)
+        except DomainError as exc:  # a canary gate reads the node: an unreachable node is shown, not fatal
+            rollout_error = exc.message
+        now = runtime.clock()
+        metrics = runtime.storage.metrics
+        cycles = await metrics.series(
+            node.tenant_id, node.id, SYNC_METRIC, since=now - timedelta(days=30), limit=10_000
+        )
+        balance = await metrics.series(
+            node.tenant_id, node.id, "balance.local_sat", since=now - timedelta(days=FLOW_DAYS), limit=10_000
+        )
+        rows = await self.channel_rows(node)
+        circuit = runtime.clients.circuit_state(node.id)
+        return Overview(
+            node=node,
+            mode=settings.mode.value,
+            rollout=rollout,
+            rollout_error=rollout_error,
+            circuit=(circuit or CircuitState.CLOSED).value,
+            service_mode=runtime.mode().value,
+            cycles=list(reversed(cycles[-LAST_CYCLES:])),
+            kinds=dict(Counter(row.kind for row in rows if row.kind).most_common()),
+            statuses=dict(Counter(row.status for row in rows if row.status).most_common()),
+            flow=await self.flow(node, client),
+            balances=[Point(f"{p.timestamp:%m-%d %H:%M}", p.value) for p in balance[-60:]],
+        )
+
+    async def flow(self, node: NodeRecord, client: NodeClient | None) -> FlowChart:
+        """Fees and forwards per UTC day over the last two weeks, from the node's forwarding history."""
+        if client is None:
+            return FlowChart([], [], "the node cannot be reached with its stored credential")
+        if not client.capabilities.forwarding_history:
+            return FlowChart([], [], f"the {node.backend.value} backend gives no forwarding history")
+
+        async def load() -> FlowChart:
+            today = self.runtime.clock().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            start = today - timedelta(days=FLOW_DAYS - 1)
+            end = self.runtime.clock()
+            try:
+                events = await client.forwarding_history(int(start.timestamp()), int(end.timestamp()) + 1)
+            except UpstreamError as exc:
+                return FlowChart([], [], exc.message)
+            days = [start + timedelta(days=n) for n in range(FLOW_DAYS)]
+            fees: Counter[str] = Counter()
+            counts: Counter[str] = Counter()
+            for event in events:
+                label = _day(datetime.fromtimestamp(event.timestamp_ns / 1e9, UTC))
+                fees[label] += event.fee_msat
+                counts[label] += 1
+            return FlowChart(
+                revenue=[Point(_day(d), fees[_day(d)] / 1000) for d in days],
+                forwards=[Point(_day(d), counts[_day(d)]) for d in days],
+            )
+
+        return await self.runtime.cache.remembered(
+            ("dashboard-flow", node.tenant_id, node.id),
+            load,
+            tenant_id=node.tenant_id,
+            node_id=node.id,
+            max_age_s=FLOW_MAX_AGE_S,
+            keep=lambda chart: chart.unavailable is None,
+        )
+
+    # --- one channel ------------------------------------------------------------------------------------
+
+    async def channel(
+        self, node: NodeRecord, chan_id: str
+    ) -> tuple[ChannelRow, dict[str, Any], DecisionRecord | None, list[PolicyRecord]]:
+        """A channel's row, its full score breakdown, its latest decision in full and its policy history."""
+        rows = {row.chan_id: row for row in await self.channel_rows(node)}
+        row = rows.get(chan_id)
+        if row is None:
+            raise NotFoundError(f"channel {chan_id} is not among node {node.id}'s channels of the last sync")
+        score = await self.cycles.score(node, chan_id)
+        decision = None
+        if row.decision_id is not None:
+            with contextlib.suppress(DomainError):
+                decision = await self.cycles.decision(self.tenant_id, row.decision_id)
+        history = await self.runtime.storage.policies.history(node.tenant_id, node.id, chan_id, limit=50)
+        return row, score, decision, history.items
+
+    async def pending(self, node: NodeRecord) -> list[DecisionRecord]:
+        """Decisions waiting for an operator, newest first."""
+        page = await self.cycles.decisions(node, DecisionStatus.NEEDS_APPROVAL, None, PAGE, None)
+        return page.items
+
+
+def _row(channel: dict[str, Any], decision: dict[str, Any] | None) -> ChannelRow:
+    """A table row from a channel view (as the API lists it) and a listed decision."""
+    score = channel.get("score") or {}
+    row: dict[str, Any] = {}
+    if decision is not None:
+        validation = decision.get("validation") or {}
+        body = decision["decision"]
+        row = {
+            "decision_id": decision["id"],
+            "kind": decision["kind"],
+            "status": decision["status"],
+            "proposed_fee_ppm": body["proposed_policy"]["fee_rate_ppm"],
+            "confidence": body["confidence"],
+            "verdict": validation.get("verdict"),
+            "issues": tuple(issue["code"] for issue in validation.get("issues", [])),
+        }
+    return ChannelRow(
+        chan_id=channel["chan_id"],
+        scid=channel["scid"],
+        alias=channel["peer"]["alias"] or "",
+        pubkey=channel["peer"]["pubkey"],
+        capacity_sat=channel["capacity_sat"],
+        local_ratio=channel["local_ratio"],
+        active=channel["active"],
+        fee_rate_ppm=channel["policy"]["fee_rate_ppm"],
+        base_fee_msat=channel["policy"]["base_fee_msat"],
+        total_score=score.get("total"),
+        scores=dict(score.get("scores") or {}),
+        **row,
+    )
