@@ -1,0 +1,141 @@
+"""The dashboard over HTTP (no browser): sessions, CSRF, roles, tenant isolation, escaping, refusals."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from app.dashboard.session import LOGIN_COOKIE, SESSION_COOKIE
+from tests.api.conftest import ADMIN_KEY, Service, tenant_with_key
+
+# httpx keeps Secure cookies off plain http (as it should): the tests hand the cookies over themselves.
+
+
+def cookie_from(response: httpx.Response, name: str) -> tuple[str, str]:
+    """(value, attributes) of a cookie the response sets."""
+    for header in response.headers.get_list("set-cookie"):
+        if header.startswith(f"{name}="):
+            value, _, attributes = header.partition(";")
+            return value.split("=", 1)[1], attributes
+    raise AssertionError(f"no {name} cookie in {response.headers.get_list('set-cookie')}")
+
+
+async def sign_in(http: httpx.AsyncClient, key: str) -> str:
+    """The session cookie's value after logging in with `key` through the form."""
+    form = await http.get("/dashboard/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token is not None
+    login_cookie, _ = cookie_from(form, LOGIN_COOKIE)
+    answer = await http.post(
+        "/dashboard/login",
+        data={"csrf": token.group(1), "api_key": key},
+        headers={"Cookie": f"{LOGIN_COOKIE}={login_cookie}"},
+    )
+    assert answer.status_code == 303, answer.text
+    value, attributes = cookie_from(answer, SESSION_COOKIE)
+    assert {"HttpOnly", "Secure", "SameSite=strict", "Path=/dashboard"} <= {
+        a.strip() for a in attributes.split(";")
+    }
+    assert key not in value
+    return value
+
+
+def with_session(value: str) -> dict[str, str]:
+    """Headers that carry a session cookie."""
+    return {"Cookie": f"{SESSION_COOKIE}={value}"}
+
+
+def csrf_in(html: str) -> str:
+    """The session's CSRF token from a page's forms."""
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+async def test_pages_need_a_session_and_the_login_form_its_token(service: Service):
+    _, viewer = await tenant_with_key(service, "lookers", role="viewer")
+    async with service.client() as http:
+        for path in ("/dashboard", "/dashboard/nodes", "/dashboard/nodes/abc/channels"):
+            answer = await http.get(path, follow_redirects=True)
+            assert answer.url.path == "/dashboard/login", path
+        no_token = await http.post("/dashboard/login", data={"api_key": viewer})
+        assert no_token.status_code == 403 and "login form expired" in no_token.text
+        form = await http.get("/dashboard/login")
+        token = csrf_in(form.text)
+        login_cookie, attributes = cookie_from(form, LOGIN_COOKIE)
+        assert "HttpOnly" in attributes and "SameSite=strict" in attributes
+        wrong = await http.post(
+            "/dashboard/login",
+            data={"csrf": token, "api_key": "mcp_wrong"},
+            headers={"Cookie": f"{LOGIN_COOKIE}={login_cookie}"},
+        )
+        assert wrong.status_code == 401 and "Unknown or revoked API key." in wrong.text
+        admin = await http.post(
+            "/dashboard/login",
+            data={"csrf": token, "api_key": ADMIN_KEY},
+            headers={"Cookie": f"{LOGIN_COOKIE}={login_cookie}"},
+        )
+        assert admin.status_code == 403 and "owns no nodes" in admin.text
+        session = await sign_in(http, viewer)
+        page = await http.get("/dashboard/nodes", headers=with_session(session))
+        assert page.status_code == 200 and "viewer" in page.text
+        assert page.headers["cache-control"] == "no-store" and page.headers["x-frame-options"] == "DENY"
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        altered = session[:-3] + ("aaa" if not session.endswith("aaa") else "bbb")
+        assert (await http.get("/dashboard/nodes", headers=with_session(altered))).status_code == 303
+
+
+async def test_a_revoked_key_ends_its_session_at_once(service: Service):
+    tenant_id, admin = await tenant_with_key(service, "revokers")
+    async with service.client(admin) as api:
+        issued = (
+            await api.post(f"/api/v1/tenants/{tenant_id}/keys", json={"name": "v", "role": "viewer"})
+        ).json()
+    async with service.client() as http:
+        session = await sign_in(http, issued["key"])
+        assert (await http.get("/dashboard/nodes", headers=with_session(session))).status_code == 200
+        async with service.client(admin) as api:
+            revoked = await api.delete(f"/api/v1/tenants/{tenant_id}/keys/{issued['id']}")
+            assert revoked.status_code in (200, 204), revoked.text
+        after = await http.get("/dashboard/nodes", headers=with_session(session))
+        assert after.status_code == 303 and after.headers["location"] == "/dashboard/login"
+
+
+async def test_roles_tenants_csrf_and_escaping(service: Service):
+    tenant_id, admin = await tenant_with_key(service, "owners")
+    async with service.client(admin) as api:
+        node = (await api.post("/api/v1/nodes", json=service.lnd_registration())).json()["node"]["id"]
+        assert (await api.post(f"/api/v1/nodes/{node}/optimize", json={"mode": "shadow"})).status_code == 200
+        viewer = (
+            await api.post(f"/api/v1/tenants/{tenant_id}/keys", json={"name": "v", "role": "viewer"})
+        ).json()
+    _, stranger = await tenant_with_key(service, "strangers")
+    async with service.client() as http:
+        mine = with_session(await sign_in(http, viewer["key"]))
+        theirs = with_session(await sign_in(http, stranger))
+        channels = await http.get(f"/dashboard/nodes/{node}/channels", headers=mine)
+        assert channels.status_code == 200 and channels.text.count("<tr data-chan=") > 5
+        assert (
+            await http.get(f"/dashboard/nodes/{node}", headers=theirs)
+        ).status_code == 404  # another tenant's
+        hostile = await http.get(
+            f"/dashboard/nodes/{node}/channels", params={"q": "<script>alert(1)</script>"}, headers=mine
+        )
+        assert (
+            hostile.status_code == 200 and "<script>" not in hostile.text and "&lt;script&gt;" in hostile.text
+        )
+        unknown = await http.get(f"/dashboard/nodes/{node}/channels", params={"debug": "1"}, headers=mine)
+        assert unknown.status_code == 422
+        bad = await http.get(f"/dashboard/nodes/{node}/shadow", params={"days": "1000"}, headers=mine)
+        assert bad.status_code == 422 and "from 1 to 90" in bad.text
+        assert (await http.get("/dashboard/nodes/..%2f..%2fetc", headers=mine)).status_code in (404, 422)
+        token = csrf_in(channels.text)
+        approve = f"/dashboard/nodes/{node}/backups"
+        as_viewer = await http.post(approve, data={"csrf": token}, headers=mine)
+        assert as_viewer.status_code == 403 and "operator role" in as_viewer.text
+        forged = await http.post(approve, data={"csrf": "guess"}, headers=mine)
+        assert forged.status_code == 403 and "CSRF" in forged.text
+        css = await http.get("/dashboard/static/dashboard.css")
+        assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+        assert (await http.get("/dashboard/static/..%2fsession.py")).status_code == 404
