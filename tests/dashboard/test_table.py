@@ -41,8 +41,9 @@ ROWS = [
 
 def query(**params: str | None) -> TableQuery:
     """A checked query from raw parameters."""
-    names = ("sort", "dir", "q", "decision", "verdict", "page")
-    return parse_table_query(*(params.get(name) for name in names), heuristics=HEURISTICS)
+    get = params.get
+    filters = (get("q"), get("decision"), get("verdict"))
+    return parse_table_query(get("sort"), get("dir"), *filters, get("page"), HEURISTICS)
 
 
 def ids(view_rows: list[ChannelRow]) -> list[str]:
