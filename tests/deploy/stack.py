@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import os
 import secrets
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -20,7 +22,11 @@ from pathlib import Path
 import httpx
 import orjson
 
-from app.graph.synthetic import generate_graph_document
+from app.cli.demo_bootstrap import DemoFiles, SandboxEndpoint, bootstrap
+from app.graph.synthetic import generate_graph, generate_graph_document
+from app.sandbox.lnd.node import SimulatedNode
+from app.sandbox.lnd.server import SimulatorHandle, running_simulator
+from app.sandbox.state import generate_sandbox_state
 from app.serving import free_port
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -297,7 +303,7 @@ class RequestLoop:
     """A steady loop of GETs in a thread; counts outcomes (status codes, or the error's class)."""
 
     url: str
-    verify: str | bool = False
+    verify: ssl.SSLContext | bool = False
     interval_s: float = 0.01
     outcomes: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
@@ -317,6 +323,13 @@ class RequestLoop:
                     self.outcomes[type(exc).__name__] += 1
                     self.failures.append(f"{type(exc).__name__}: {exc}")
                 self._stop.wait(self.interval_s)
+
+    def ready(self, verify: ssl.SSLContext | bool) -> bool:
+        """One request now: True when it answers 200."""
+        try:
+            return httpx.get(self.url + "/ready", verify=verify, timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     @property
     def total(self) -> int:
@@ -346,3 +359,57 @@ def running(*processes: ApiProcess) -> Iterator[tuple[ApiProcess, ...]]:
     finally:
         for process in processes:
             process.stop()
+
+
+class SimulatorThread:
+    """An LND REST simulator (TLS) serving the deployment graph's node 0, in a thread with its own loop."""
+
+    def __init__(self) -> None:
+        self.handle: SimulatorHandle | None = None
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="lnd-simulator", daemon=True)
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._serve())
+        except BaseException as exc:  # surfaced by __enter__
+            self._error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        graph = generate_graph(seed=GRAPH_SEED, node_count=GRAPH_NODES, channel_count=GRAPH_CHANNELS)
+        state = generate_sandbox_state(graph, 0, seed=5, now_s=int(time.time()))
+        self._stop = asyncio.Event()
+        async with running_simulator(SimulatedNode(state, graph), tls=True) as handle:
+            self.handle = handle
+            self._ready.set()
+            await self._stop.wait()
+
+    def __enter__(self) -> SimulatorHandle:
+        """Start it and return its handle (URL, macaroons, certificate)."""
+        self._thread.start()
+        self._ready.wait(timeout=60)
+        if self._error is not None or self.handle is None:
+            raise AssertionError(f"the LND simulator did not start: {self._error!r}")
+        return self.handle
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop it."""
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=30)
+
+
+def register_node(api_url: str, workdir: Path, simulator: SimulatorHandle) -> tuple[str, str]:
+    """Through the API, as `make run` does: a tenant, its key, the simulator's node, synced; (key, node id)."""
+    macaroon, cert = workdir / "fees.macaroon", workdir / "tls.cert"
+    macaroon.write_bytes(bytes.fromhex(simulator.fees_macaroon_hex))
+    cert.write_bytes(simulator.cert_pem or b"")
+    files = DemoFiles(key=workdir / "tenant.key", node=workdir / "tenant.node")
+    endpoint = SandboxEndpoint(simulator.url, macaroon, cert)
+    node = asyncio.run(bootstrap(api_url, ADMIN_KEY, endpoint, "deploy", files))
+    return files.key.read_text().strip(), node.node_id
