@@ -96,6 +96,18 @@ def test_the_callers_key_and_an_authorization_header_are_redacted_anywhere(log, 
     ]
 
 
+def test_any_api_key_of_ours_is_redacted_not_only_the_callers(log, capsys):
+    others = [secrets.token_urlsafe(32) for _ in range(200)]
+    for key in others:
+        log.warning("a key of another tenant: %s.", key)
+    output = capsys.readouterr().err
+    missed = [key for key in others if key in output]
+    # Only a key lacking an upper-case letter, a lower-case letter or a digit (about 1 in 2,500) may pass.
+    classes = (str.isupper, str.islower, str.isdigit)
+    assert all(not all(any(kind(c) for c in key) for kind in classes) for key in missed), missed
+    assert output.count(REDACTED) == len(others) - len(missed)
+
+
 def test_secrets_inside_an_exception_and_its_traceback_are_redacted(log, capsys):
     try:
         raise RuntimeError(f"the node refused macaroon {MACAROON_HEX} and Bearer {API_KEY}")
