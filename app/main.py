@@ -34,6 +34,7 @@ from app.graph.centrality import CentralityScores, centrality_for
 from app.graph.model import ChannelGraph
 from app.graph.source import resolve_graph
 from app.observability.logging_setup import configure_service_logging
+from app.observability.metrics_http import RequestMetricsMiddleware
 from app.parent_watch import follow_parent, sigint_blocked
 from app.resilience.ratelimit import KeyRateLimiter
 from app.runtime import GraphState
@@ -198,6 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(refuse_unknown_query)],
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware)  # outside the body limit: its 413s are counted too
     app.add_middleware(RequestIdMiddleware)  # added last, so outermost: every answer carries the id
     register_error_handlers(app)
     app.include_router(health_router)

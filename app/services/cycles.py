@@ -16,6 +16,7 @@ from app.domain.decision import DecisionKind, DecisionStatus
 from app.domain.execution import ExecutionMode
 from app.domain.policy import PolicySource
 from app.errors import DomainError, InvalidInputError, NotFoundError, UpstreamError, UpstreamTemporaryError
+from app.observability.metrics_cycles import count_decisions, cycle_phase
 from app.services.execution import DecisionExpiredError, ExecutionService
 from app.services.history import SYNC_METRIC
 from app.services.node_settings import parse_node_settings
@@ -67,7 +68,8 @@ class CycleService:
             if mode is None:
                 mode = effective_mode(rollout, settings.mode)
             require_mode(rollout.stage, mode, node.id)
-            observation = await self._observe(node, actor)
+            with cycle_phase("observe"):
+                observation = await self._observe(node, actor)
             records = [
                 DecisionRecord.from_decision(
                     tenant_id=node.tenant_id,
@@ -80,15 +82,18 @@ class CycleService:
                 )
                 for e in observation.report.evaluations
             ]
-            await self._supersede(node, observation.cycle_id)
-            await storage.decisions.add_many(records)
+            count_decisions(records)
+            with cycle_phase("decide"):
+                await self._supersede(node, observation.cycle_id)
+                await storage.decisions.add_many(records)
             execution = None
             if mode is ExecutionMode.SHADOW:
                 await self._record_shadow(node, records, observation, actor)
             else:
-                execution = await self.execution.run_cycle(
-                    node, observation, records, mode, rollout, actor, lock
-                )
+                with cycle_phase("execute"):
+                    execution = await self.execution.run_cycle(
+                        node, observation, records, mode, rollout, actor, lock
+                    )
         return {
             "cycle_id": observation.cycle_id,
             "mode": mode.value,

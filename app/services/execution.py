@@ -12,6 +12,7 @@ from app.domain.execution import ExecutionMode, TransactionKind
 from app.domain.validation import IssueCode, ValidationIssue, ValidationResult, Verdict
 from app.errors import ConflictError, InvalidInputError
 from app.nodes.base import NodeClient
+from app.observability.metrics_cycles import count_batch
 from app.policy.driver import DriverSettings
 from app.policy.effects import TransactionEffects
 from app.policy.executor import BatchIntent, BatchReport, Executor, Proposal
@@ -172,6 +173,7 @@ class ExecutionService:
         )
         report = await executor.apply(intent, proposals, history)
         await alert_on_transaction(self.runtime.alerts, report.transaction)  # failed or partial: wake someone
+        count_batch(report.transaction, report.refused.values())
         await self._reject(node, report, proposals)
         return report
 

@@ -11,6 +11,7 @@ from typing import Any
 from app.clock import Clock
 from app.domain.jobs import JobKind, JobState
 from app.errors import DomainError
+from app.observability.metrics_runtime import JOBS
 from app.observability.progress import Progress, track
 from app.storage.database import Storage
 from app.storage.fields import epoch_ms
@@ -91,6 +92,7 @@ class JobRunner:
         except DomainError as exc:  # storage down: the record stays running and goes stale, not lost silently
             log.warning("job %s could not be recorded (%s)", job.id, exc.code)
         finally:
+            JOBS.labels(job.kind.value, job.state.value).inc()
             self._tasks.pop(job.id, None)
 
     async def _save(self, job: JobRecord, **changes: Any) -> JobRecord:

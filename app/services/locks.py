@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 from app.errors import ConflictError, DomainError
+from app.observability.metrics_runtime import LEASES_BUSY, lease_held
 from app.storage.leases import LeaseRepository
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class NodeLocks:
         name = lease_name(tenant_id, node_id)
         holder = f"{self._instance_id}/{purpose}/{uuid.uuid4().hex[:8]}"
         if not await self._leases.acquire(name, holder, self.ttl_s):
+            LEASES_BUSY.labels(purpose).inc()
             current = await self._leases.get(name)
             doing = current.holder.split("/")[1] if current and current.holder.count("/") >= 1 else "work"
             raise NodeBusyError(
@@ -105,6 +107,7 @@ class NodeLocks:
         lock = NodeLock(self._leases, name, holder, self.ttl_s)
         lock.start()
         try:
-            yield lock
+            with lease_held(purpose):
+                yield lock
         finally:
             await lock.release()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from app.alerts.triggers import alert_on_transaction
 from app.errors import DomainError, NotFoundError
+from app.observability.metrics_cycles import count_batch
 from app.policy.driver import Journal, TransactionDriver
 from app.policy.effects import TransactionEffects
 from app.services.actors import RECOVERY_ACTOR
@@ -83,6 +85,9 @@ class RecoveryService:
                 current, runtime.clock(), recovery_passes=current.recovery_passes + 1
             )
             result = await driver.drive(current, resume=True)
+        if not current.state.terminal:  # its own process could not finish it: counted and alerted here
+            count_batch(result)
+            await alert_on_transaction(runtime.alerts, result)
         if result.state.terminal:
             report.finished[result.id] = result.state.value
         else:

@@ -16,6 +16,7 @@ from app.domain.channel import ChannelRef
 from app.domain.execution import ChannelOutcome, TransactionKind
 from app.domain.policy import ChannelPolicy
 from app.errors import ConflictError, InvalidInputError
+from app.observability.metrics_cycles import count_batch
 from app.policy.backups import checksum_ok
 from app.policy.executor import BatchIntent, Restoration
 from app.services.execution import make_executor, transaction_summary
@@ -167,6 +168,7 @@ class RollbackService:
             client = await runtime.clients.get(node, intent.actor)
             report = await make_executor(runtime, client, limits, lock).restore(intent, restorations)
         await alert_on_transaction(runtime.alerts, report.transaction)  # a rollback left partial
+        count_batch(report.transaction, report.refused.values())
         return transaction_summary(report.transaction, report)
 
     @staticmethod

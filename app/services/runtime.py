@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from app.cache.facade import Cache
 from app.clock import Clock, system_clock
 from app.engine.profile import ProfileBook
+from app.observability.metrics_runtime import sample_circuits
 from app.resilience.modes import ServiceMode, current_mode
 from app.resilience.ratelimit import FailedAuthLimiter, KeyRateLimiter
 from app.runtime import GraphState
@@ -55,6 +56,7 @@ class ServiceRuntime:
             self.storage_up = await asyncio.wait_for(self.storage.ping(), timeout=timeout)
         except TimeoutError:
             self.storage_up = False  # a ping that does not answer is an outage too
+        sample_circuits(self.clients.circuit_states())
         return self.mode()
 
     def mode(self) -> ServiceMode:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from prometheus_client import REGISTRY
+
 from app.alerts.dispatcher import DeliveryPolicy
 from app.alerts.model import Alert, AlertKind, OutboxState
 from app.storage.database import Storage
@@ -44,6 +46,7 @@ async def test_the_outbox_keeps_an_alert_while_telegram_fails_and_delivers_it_la
     bot_api.fail_next(500)
     bot_api.fail_next(429, retry_after=120)
     assert (await delivery.dispatcher.deliver_once()).failed[TENANT].startswith("Telegram failed (500)")
+    assert REGISTRY.get_sample_value("mcp_alert_outbox_depth") == 1  # the gauge a pass leaves behind
     delivery.clock.advance(29)  # the first backoff is 30 s: nothing is tried before
     await delivery.dispatcher.deliver_once()
     assert len(bot_api.requests) == 1
@@ -55,6 +58,7 @@ async def test_the_outbox_keeps_an_alert_while_telegram_fails_and_delivers_it_la
     delivery.clock.advance(2)
     assert (await delivery.dispatcher.deliver_once()).sent == {TENANT: 1}
     assert [sent.body["_status"] for sent in bot_api.requests] == [500, 429, 200]
+    assert REGISTRY.get_sample_value("mcp_alert_outbox_depth") == 0
     [entry] = await delivery.outbox.recent(TENANT, 10)
     assert entry.state is OutboxState.SENT and entry.attempts == 3
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from app.alerts.digest import DailyDigest
 from app.alerts.dispatcher import AlertDispatcher
@@ -95,12 +96,16 @@ async def test_an_automatic_rollback_reaches_the_chat_as_exactly_one_message(
         clock.advance(600)
     service.simulator.set_faults(FaultPlan(paths=("/v1/getinfo",), latency_ms=250))
     clock.now = transaction.created_at + timedelta(minutes=1)
+    automatic = REGISTRY.get_sample_value("mcp_rollbacks_total", {"trigger": "automatic"}) or 0.0
     rolled: list[str] = []
     for _ in range(3):
         clock.advance(300)
         rolled = await watch.check_node(node)
     service.simulator.set_faults(FaultPlan())
     assert rolled, "the slowed node was not rolled back"
+    assert REGISTRY.get_sample_value("mcp_rollbacks_total", {"trigger": "automatic"}) == automatic + len(
+        rolled
+    )
     dispatcher = dispatcher_on(service, sink, clock)
     await dispatcher.deliver_once()
     assert bot_api.requests == [], "sent before the incident's other alerts could join"
