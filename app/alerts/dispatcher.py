@@ -99,6 +99,8 @@ class AlertDispatcher:
             finally:
                 await self.leases.release(lease, self.holder)
         ALERT_OUTBOX_DEPTH.set(await self.outbox.depth())
+        oldest = await self.outbox.oldest_pending_ms()
+        ALERT_OLDEST_PENDING_SECONDS.set(0 if oldest is None else max(0, epoch_ms(now) - oldest) / 1_000)
         return report
 
     async def _deliver_tenant(self, tenant_id: str, now: datetime, report: PassReport) -> None:
@@ -115,8 +117,6 @@ class AlertDispatcher:
             log.warning("dropped %d alerts of tenant %s older than %g h", len(too_old), tenant_id, hours)
         pending = [entry for entry in pending if entry not in too_old]
         due = [entry for entry in pending if entry.next_attempt_ms <= now_ms]
-        if pending:
-            ALERT_OLDEST_PENDING_SECONDS.set((now_ms - min(e.created_ms for e in pending)) / 1_000)
         if not due:
             return
         target = await self.targets.get(tenant_id)

@@ -146,3 +146,11 @@ class OutboxRepository:
     async def has_key(self, tenant_id: str, dedup_key: str) -> bool:
         """Whether the tenant's outbox holds an entry with this key (any age within the TTL)."""
         return await self._collection.find_one(scoped(tenant_id, dedup_key=dedup_key), {"_id": 1}) is not None
+
+    @translate_errors
+    async def oldest_pending_ms(self) -> int | None:
+        """Creation time of the oldest pending entry of any tenant (the backlog age gauge), if any."""
+        document = await self._collection.find_one(
+            {"state": OutboxState.PENDING.value}, {"created_ms": 1}, sort=[("created_ms", ASCENDING)]
+        )
+        return None if document is None else int(document["created_ms"])

@@ -13,5 +13,6 @@ ALERT_DELIVERIES = Counter(
 )
 ALERT_OUTBOX_DEPTH = Gauge("mcp_alert_outbox_depth", "Alerts in the outbox waiting to be delivered")
 ALERT_OLDEST_PENDING_SECONDS = Gauge(
-    "mcp_alert_oldest_pending_seconds", "Age of the oldest alert a delivery pass left pending"
+    "mcp_alert_oldest_pending_seconds",
+    "Age of the oldest alert waiting in the outbox after a delivery pass (0 when none waits)",
 )

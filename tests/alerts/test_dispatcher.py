@@ -47,8 +47,10 @@ async def test_the_outbox_keeps_an_alert_while_telegram_fails_and_delivers_it_la
     bot_api.fail_next(429, retry_after=120)
     assert (await delivery.dispatcher.deliver_once()).failed[TENANT].startswith("Telegram failed (500)")
     assert REGISTRY.get_sample_value("mcp_alert_outbox_depth") == 1  # the gauge a pass leaves behind
+    assert REGISTRY.get_sample_value("mcp_alert_oldest_pending_seconds") == 0  # created this very moment
     delivery.clock.advance(29)  # the first backoff is 30 s: nothing is tried before
     await delivery.dispatcher.deliver_once()
+    assert REGISTRY.get_sample_value("mcp_alert_oldest_pending_seconds") == 29
     assert len(bot_api.requests) == 1
     delivery.clock.advance(2)
     assert "429" in (await delivery.dispatcher.deliver_once()).failed[TENANT]
@@ -59,6 +61,7 @@ async def test_the_outbox_keeps_an_alert_while_telegram_fails_and_delivers_it_la
     assert (await delivery.dispatcher.deliver_once()).sent == {TENANT: 1}
     assert [sent.body["_status"] for sent in bot_api.requests] == [500, 429, 200]
     assert REGISTRY.get_sample_value("mcp_alert_outbox_depth") == 0
+    assert REGISTRY.get_sample_value("mcp_alert_oldest_pending_seconds") == 0
     [entry] = await delivery.outbox.recent(TENANT, 10)
     assert entry.state is OutboxState.SENT and entry.attempts == 3
 
