@@ -237,6 +237,9 @@ class Settings(BaseSettings):
     alert_digest_hour: int = Field(
         default=8, ge=0, le=23, description="local hour (the quiet hours' time zone, else UTC) of the digest"
     )
+    storage_outage_alert_s: float = Field(
+        default=300.0, gt=0, le=86_400, description="a read-only spell this long is alerted to every tenant"
+    )
     node_unreachable_alert_s: float = Field(
         default=900.0, gt=0, le=86_400, description="a node failing every probe this long is alerted"
     )

@@ -13,6 +13,7 @@ from app.alerts.digest import ClientFor, DailyDigest
 from app.alerts.dispatcher import AlertDispatcher, DeliveryPolicy
 from app.alerts.outbox import OutboxRepository
 from app.alerts.sink import OutboxAlertSink
+from app.alerts.storage_watch import StorageOutageWatch
 from app.alerts.targets import ALERTS_ACTOR, TargetBook
 from app.alerts.telegram import TelegramClient
 from app.clock import Clock, system_clock
@@ -99,9 +100,19 @@ async def start_alerting(
     async def client_for(node: NodeRecord) -> NodeClient:
         return await runtime.clients.get(node, ALERTS_ACTOR)
 
-    intervals = {"alert-delivery": settings.alert_delivery_interval_s, "alert-digest": DIGEST_CHECK_S}
+    outage = StorageOutageWatch(runtime.mode, runtime.storage.tenants, alerting.targets, alerting.sink,
+                                timedelta(seconds=settings.storage_outage_alert_s), runtime.clock)  # fmt: skip
+    jobs = {
+        **alert_jobs(alerting, settings, runtime.storage, client_for),
+        "storage-outage": outage.check_once,
+    }
+    intervals = {
+        "alert-delivery": settings.alert_delivery_interval_s,
+        "alert-digest": DIGEST_CHECK_S,
+        "storage-outage": settings.health_interval_s,  # follows the mode the health refresh sets
+    }
     tasks = [
         asyncio.create_task(supervise(name, partial(every, name, intervals[name], body)), name=name)
-        for name, body in alert_jobs(alerting, settings, runtime.storage, client_for).items()
+        for name, body in jobs.items()
     ]
     return alerting, tasks
