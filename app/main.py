@@ -34,6 +34,7 @@ from app.graph.centrality import CentralityScores, centrality_for
 from app.graph.model import ChannelGraph
 from app.graph.source import resolve_graph
 from app.observability.logging_setup import configure_service_logging
+from app.observability.metrics import CENTRALITY_SECONDS
 from app.observability.metrics_http import RequestMetricsMiddleware
 from app.parent_watch import follow_parent, sigint_blocked
 from app.resilience.ratelimit import KeyRateLimiter
@@ -66,6 +67,7 @@ async def load_graph_state(settings: Settings, state: GraphState, executor: Exec
         with sigint_blocked():  # the worker process starts here; see app/parent_watch.py
             loading = loop.run_in_executor(executor, load_graph_and_centrality, settings)
         graph, centrality = await loading
+        CENTRALITY_SECONDS.observe(centrality.seconds)  # timed in the worker, whose registry is not scraped
         if graph.synthetic:
             log.warning("%s", graph.notes[0])
         state.graph, state.centrality = graph, centrality

@@ -69,6 +69,7 @@ async def test_a_cycle_counts_its_phases_decisions_refusals_request_job_and_leas
         ("mcp_http_requests_total", {"route": OPTIMIZE_ROUTE, "method": "POST", "status": "200"}),
         ("mcp_http_request_seconds_count", {"route": OPTIMIZE_ROUTE, "method": "POST"}),
         ("mcp_jobs_total", {"kind": "optimize", "state": "succeeded"}),
+        ("mcp_centrality_seconds_count", {}),
         ("mcp_node_lease_busy_total", {"purpose": "optimize"}),
         ("mcp_http_requests_total", {"route": OPTIMIZE_ROUTE, "method": "POST", "status": "409"}),
     ]
@@ -84,6 +85,7 @@ async def test_a_cycle_counts_its_phases_decisions_refusals_request_job_and_leas
         assert moved("mcp_decisions_total", kind=kind, mode="shadow") == count, kind
     for code, count in result["rejections_by_code"].items():
         assert moved("mcp_validator_refusals_total", code=code, gate="cycle") == count, code
+    assert moved("mcp_centrality_seconds_count") == 1  # the node's graph, scored in the worker process
     for phase in ("observe", "decide"):
         assert moved("mcp_cycle_phase_seconds_count", phase=phase) == 1
         assert moved("mcp_cycle_phases_total", phase=phase, outcome="ok") == 1
