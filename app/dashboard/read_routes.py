@@ -102,7 +102,7 @@ async def shadow(request: Request, node_id: str, days: str | None = None) -> Res
         window = int(days)
     reads = reads_for(request, seen)
     node = await reads.node(checked_id(node_id, "node id"))
-    report = await reads.cycles.shadow_report(node, window)
+    report = await reads.shadow_report(node, window)
     chart = bar_chart(
         "Proposals that would have changed a policy, per UTC day",
         [Point(day.strftime("%m-%d"), count) for day, count in report.by_day.items()],
