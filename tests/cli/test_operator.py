@@ -183,6 +183,18 @@ def test_an_operator_walks_a_node_from_registration_to_rollback(cli: Cli, api: A
     )
     assert promoted.json()["stage"] == "canary_1"
 
+    configured = cli.ok(
+        "nodes", "configure", node_id, "--limit", "daily_cap=40", "--json", role="operator"
+    ).json()
+    assert configured["limits"] == {"daily_cap": 40} and configured["profile"] == "conservative"
+    assert cli.ok("nodes", "settings", node_id, "--get", "limits.daily_cap", role="viewer").stdout == "40\n"
+    assert "limit daily_cap    40" in cli.ok("nodes", "settings", node_id, role="viewer").stdout
+    too_far = cli("nodes", "configure", node_id, "--mode", "live", role="operator")
+    assert too_far.code == ExitCode.REFUSED and "mode_not_allowed" in too_far.stderr
+    assert cli("nodes", "configure", node_id, "--limit", "daily_cap", role="operator").code == ExitCode.USAGE
+    reset = cli.ok("nodes", "configure", node_id, "--limit", "daily_cap=default", "--json", role="operator")
+    assert reset.json()["limits"] == {} and reset.json()["mode"] == "shadow"
+
     canary = cli.ok("nodes", "optimize", node_id, "--mode", "canary", "--json", role="operator").json()
     [canary_channel] = canary["execution"]["canary_channels"]
     pending = cli.ok("decisions", "list", node_id, "--status", "needs_approval", "--json").json()
@@ -195,6 +207,11 @@ def test_an_operator_walks_a_node_from_registration_to_rollback(cli: Cli, api: A
     assert [(t["id"], t["state"], t["outcomes"]) for t in transactions] == [
         (applied["transaction_id"], "committed", {"applied": 1})
     ]
+    assert (
+        cli.ok("transactions", "list", node_id, "--get", "0.id").stdout.strip() == applied["transaction_id"]
+    )
+    no_field = cli("transactions", "list", node_id, "--get", "0.no_such_field")
+    assert no_field.code == ExitCode.USAGE and "no field '0.no_such_field'" in no_field.stderr
     shown = cli.ok("transactions", "show", applied["transaction_id"], role="viewer").stdout
     assert "state           committed" in shown and canary_channel in shown and " -> " in shown
 

@@ -29,5 +29,5 @@ def restore_backup(args: argparse.Namespace, api: Api) -> int:
     confirm(args, f"restore node {args.node} to backup {args.backup}")
     body = {"backup_id": args.backup, **({"reason": args.reason} if args.reason else {})}
     result = api.post(f"/api/v1/nodes/{args.node}/rollback", body).json()
-    show(args.json, result, lambda: render_execution(result))
+    show(args, result, lambda: render_execution(result))
     return ExitCode.OK

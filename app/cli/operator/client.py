@@ -55,7 +55,11 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="file (mode 0600) holding the API key (default MCP_API_KEY_FILE, else MCP_API_KEY)",
     )
-    parser.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+    output.add_argument(
+        "--get", metavar="PATH", help="print one field of the JSON, e.g. execution.transaction_id or 0.id"
+    )
 
 
 def api_url(args: argparse.Namespace) -> str:

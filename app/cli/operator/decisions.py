@@ -48,7 +48,7 @@ def list_decisions(args: argparse.Namespace, api: Api) -> int:
     decisions = api.pages(
         f"/api/v1/nodes/{args.node}/decisions", args.limit, status=args.status, kind=args.kind
     )
-    show(args.json, decisions, lambda: table(decisions, [
+    show(args, decisions, lambda: table(decisions, [
         ("ID", lambda d: d["id"]), ("CHANNEL", lambda d: d["chan_id"]), ("KIND", lambda d: d["kind"]),
         ("STATUS", lambda d: d["status"]),
         ("FEE PPM", lambda d: f"{_fee(d['decision']['current_policy'])} -> {_fee(d['decision']['proposed_policy'])}"),
@@ -76,7 +76,7 @@ def _summary(record: dict[str, Any]) -> list[tuple[str, Any]]:
 def show_decision(args: argparse.Namespace, api: Api) -> int:
     """One decision in full."""
     record = api.get(f"/api/v1/decisions/{args.decision}")
-    show(args.json, record, lambda: fields(_summary(record)))
+    show(args, record, lambda: fields(_summary(record)))
     return ExitCode.OK
 
 
@@ -84,7 +84,7 @@ def review_decision(args: argparse.Namespace, api: Api) -> int:
     """Approve or reject; print the decision's new status."""
     record = api.post(f"/api/v1/decisions/{args.decision}/{args.verb}").json()
     show(
-        args.json,
+        args,
         record,
         lambda: fields([*_summary(record)[:5], ("transaction", record.get("transaction_id"))]),
     )

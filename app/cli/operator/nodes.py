@@ -44,6 +44,36 @@ def add_parser(commands: Any) -> None:
             job.add_argument("--mode", choices=MODES, help="default: the node's own mode")
         job.set_defaults(handler=operator_command(sync_node if name == "sync" else optimize_node))
 
+    settings = actions.add_parser(
+        "settings", help="the node's mode, profile, limit overrides and channel lists"
+    )
+    add_connection_arguments(settings)
+    settings.add_argument("node", help="node id")
+    settings.set_defaults(handler=operator_command(show_settings))
+
+    configure = actions.add_parser(
+        "configure", help="change some of the node's settings (the others are kept)"
+    )
+    add_connection_arguments(configure)
+    configure.add_argument("node", help="node id")
+    configure.add_argument(
+        "--mode", choices=MODES, help="the mode cycles run in (the rollout stage must allow it)"
+    )
+    configure.add_argument("--profile", help="decision profile")
+    configure.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a safety-limit override, e.g. daily_cap=30 (repeatable; VALUE 'default' removes the override)",
+    )
+    configure.add_argument(
+        "--auto-promote",
+        action=argparse.BooleanOptionalAction,
+        help="let the service promote when the gate passes",
+    )
+    configure.set_defaults(handler=operator_command(configure_node))
+
     backups = actions.add_parser("backups", help="the node's backups kept by the API, newest first")
     add_connection_arguments(backups)
     backups.add_argument("node", help="node id")
@@ -54,7 +84,7 @@ def add_parser(commands: Any) -> None:
 def list_nodes(args: argparse.Namespace, api: Api) -> int:
     """A table of the tenant's nodes."""
     nodes = api.pages("/api/v1/nodes", None)
-    show(args.json, nodes, lambda: table(nodes, [
+    show(args, nodes, lambda: table(nodes, [
         ("ID", lambda n: n["id"]), ("NAME", lambda n: n["name"]), ("BACKEND", lambda n: n["backend"]),
         ("MODE", lambda n: n["settings"].get("mode")), ("PROFILE", lambda n: n["settings"].get("profile")),
         ("LAST SYNC", lambda n: n["last_sync_at"]), ("LAST ERROR", lambda n: n["last_error"]),
@@ -95,7 +125,7 @@ def add_node(args: argparse.Namespace, api: Api) -> int:
         body["settings"] = {"profile": args.profile}
     created = api.post("/api/v1/nodes", body).json()
     node = created["node"]
-    show(args.json, created, lambda: fields([
+    show(args, created, lambda: fields([
         ("node id", node["id"]), ("name", node["name"]), ("url", node["url"]),
         ("tls pinned", node["tls_cert_pinned"]), ("mode", node["settings"].get("mode")),
         *[("warning", warning) for warning in created["warnings"]],
@@ -106,7 +136,7 @@ def add_node(args: argparse.Namespace, api: Api) -> int:
 def sync_node(args: argparse.Namespace, api: Api) -> int:
     """Sync as a job and print what it read."""
     result = api.run_job(f"/api/v1/nodes/{args.node}/sync", None, "sync")
-    show(args.json, result, lambda: fields([
+    show(args, result, lambda: fields([
         ("channels", result.get("channels")), ("external changes", result.get("external_changes")),
         ("seconds", result.get("seconds")), ("cycle", result.get("cycle_id")), ("job", result.get("job_id")),
     ]))  # fmt: skip
@@ -139,15 +169,77 @@ def optimize_node(args: argparse.Namespace, api: Api) -> int:
             ]  # fmt: skip
         return fields(rows)
 
-    show(args.json, result, render)
+    show(args, result, render)
     return ExitCode.OK
 
 
 def list_backups(args: argparse.Namespace, api: Api) -> int:
     """The node's hot backups (`backups restore NODE ID` puts one back)."""
     backups = api.pages(f"/api/v1/nodes/{args.node}/backups", args.limit)
-    show(args.json, backups, lambda: table(backups, [
+    show(args, backups, lambda: table(backups, [
         ("ID", lambda b: b["id"]), ("CREATED", lambda b: b["created_at"]), ("KIND", lambda b: b["kind"]),
         ("CHANNELS", lambda b: b["channels"]), ("TRANSACTION", lambda b: b["transaction_id"]),
     ]))  # fmt: skip
+    return ExitCode.OK
+
+
+def render_settings(settings: dict[str, Any]) -> str:
+    """Mode, profile, then each limit override and channel list."""
+    limits = settings.get("limits") or {}
+    return fields([
+        ("mode", settings.get("mode")), ("profile", settings.get("profile") or "(the default profile)"),
+        ("auto promote", "yes" if settings.get("auto_promote") else "no"),
+        *[(f"limit {name}", value) for name, value in sorted(limits.items())],
+        *[(name.replace("_", " "), ", ".join(settings.get(name) or []) or None)
+          for name in ("pinned_channels", "excluded_channels", "canary_channels")],
+    ])  # fmt: skip
+
+
+def show_settings(args: argparse.Namespace, api: Api) -> int:
+    """The node's settings."""
+    settings = api.get(f"/api/v1/nodes/{args.node}/settings")
+    show(args, settings, lambda: render_settings(settings))
+    return ExitCode.OK
+
+
+def _number(text: str) -> int | float | bool:
+    """A limit's value as the API expects it: an integer, a decimal or true/false."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return int(lowered)
+    except ValueError:
+        pass
+    try:
+        return float(lowered)
+    except ValueError:
+        raise OperatorError(
+            ExitCode.USAGE, f"a limit's value must be a number or true/false: {text!r}"
+        ) from None
+
+
+def configure_node(args: argparse.Namespace, api: Api) -> int:
+    """Read the settings, change what was asked, write them back whole (PUT replaces every field)."""
+    settings = api.get(f"/api/v1/nodes/{args.node}/settings")
+    if args.mode:
+        settings["mode"] = args.mode
+    if args.profile:
+        settings["profile"] = args.profile
+    if args.auto_promote is not None:
+        settings["auto_promote"] = args.auto_promote
+    limits = dict(settings.get("limits") or {})
+    for assignment in args.limit:
+        name, sep, value = assignment.partition("=")
+        if not sep or not name.strip():
+            raise OperatorError(
+                ExitCode.USAGE, f"--limit wants NAME=VALUE, e.g. daily_cap=30: {assignment!r}"
+            )
+        if value.strip() == "default":
+            limits.pop(name.strip(), None)
+        else:
+            limits[name.strip()] = _number(value)
+    settings["limits"] = limits
+    changed = api.call("PUT", f"/api/v1/nodes/{args.node}/settings", json=settings).json()
+    show(args, changed, lambda: render_settings(changed))
     return ExitCode.OK

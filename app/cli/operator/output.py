@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from app.cli.operator.client import ExitCode, OperatorError
 
 Column = tuple[str, Callable[[dict[str, Any]], Any]]
 
@@ -46,9 +49,27 @@ def fields(pairs: Sequence[tuple[str, Any]]) -> str:
     return "\n".join(f"{name.ljust(width)}  {cell(value)}" for name, value in pairs)
 
 
-def show(json_wanted: bool, data: Any, render: Callable[[], str]) -> None:
-    """The JSON when asked for, else the rendered text."""
-    if json_wanted:
+def pick(data: Any, path: str) -> Any:
+    """The value at a dotted path (`execution.transaction_id`, `0.id` for a list's first item)."""
+    value = data
+    for step in path.split("."):
+        if isinstance(value, list) and step.isdigit() and int(step) < len(value):
+            value = value[int(step)]
+        elif isinstance(value, dict) and step in value:
+            value = value[step]
+        else:
+            raise OperatorError(
+                ExitCode.USAGE, f"the answer has no field {path!r} (see it whole with --json)"
+            )
+    return value
+
+
+def show(args: argparse.Namespace, data: Any, render: Callable[[], str]) -> None:
+    """One field with --get, the JSON with --json, else the rendered text."""
+    if getattr(args, "get", None):
+        value = pick(data, args.get)
+        print(json.dumps(value) if isinstance(value, dict | list) else ("" if value is None else value))
+    elif args.json:
         print_json(data)
     else:
         print(render())

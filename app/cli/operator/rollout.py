@@ -30,6 +30,13 @@ def add_parser(commands: Any) -> None:
         change.set_defaults(handler=operator_command(change_stage), action=name)
 
 
+def gate_word(next_stage: str | None, passed: bool | None) -> str:
+    """`passed`, `not passed`, or `-` at the last stage (no gate is left to pass)."""
+    if not next_stage:
+        return "-"
+    return "passed" if passed else "not passed"
+
+
 def render(status: dict[str, Any]) -> str:
     """The stage, then the gate's checks as a table."""
     gate = status.get("gate") or {}
@@ -37,7 +44,8 @@ def render(status: dict[str, Any]) -> str:
         ("stage", status["stage"]), ("since", status.get("entered_at")),
         ("allowed modes", ", ".join(status.get("allowed_modes") or [])),
         ("canary channels", ", ".join(status.get("canary_channels") or []) or "-"),
-        ("next stage", gate.get("next_stage")), ("gate", "passed" if status.get("gate_passed") else "not passed"),
+        ("next stage", gate.get("next_stage") or "- (last stage)"),
+        ("gate", gate_word(gate.get("next_stage"), status.get("gate_passed"))),
         ("may promote", "yes" if status.get("operator_may_promote") else "no"),
     ])  # fmt: skip
     checks = gate.get("checks") or []
@@ -51,7 +59,7 @@ def render(status: dict[str, Any]) -> str:
 def rollout_status(args: argparse.Namespace, api: Api) -> int:
     """The rollout of one node."""
     status = api.get(f"/api/v1/nodes/{args.node}/rollout")
-    show(args.json, status, lambda: render(status))
+    show(args, status, lambda: render(status))
     return ExitCode.OK
 
 
@@ -59,5 +67,5 @@ def change_stage(args: argparse.Namespace, api: Api) -> int:
     """Promote or demote; a gate that does not pass is a refusal (exit 1) with the failing checks."""
     body = {"action": args.action, **({"reason": args.reason} if args.reason else {})}
     status = api.post(f"/api/v1/nodes/{args.node}/rollout", body).json()
-    show(args.json, status, lambda: render(status))
+    show(args, status, lambda: render(status))
     return ExitCode.OK

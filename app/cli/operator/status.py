@@ -7,6 +7,7 @@ from typing import Any
 
 from app.cli.operator.client import Api, ExitCode, OperatorError, add_connection_arguments, operator_command
 from app.cli.operator.output import fields, show, table
+from app.cli.operator.rollout import gate_word
 
 
 def add_parser(commands: Any) -> None:
@@ -38,6 +39,7 @@ def _node_row(api: Api, node: dict[str, Any]) -> dict[str, Any]:
         "name": node["name"],
         "mode": node["settings"].get("mode"),
         "stage": rollout["stage"],
+        "next_stage": (rollout.get("gate") or {}).get("next_stage"),
         "gate_passed": rollout.get("gate_passed"),
         "circuit": health.get("circuit"),
         "last_sync_at": node["last_sync_at"],
@@ -62,10 +64,10 @@ def status(args: argparse.Namespace, api: Api) -> int:
             return head + "\n\n(no API key given: nodes not shown)"
         return head + "\n\n" + table(nodes, [
             ("NODE", lambda n: n["id"]), ("NAME", lambda n: n["name"]), ("MODE", lambda n: n["mode"]),
-            ("STAGE", lambda n: n["stage"]), ("GATE", lambda n: "passed" if n["gate_passed"] else "not passed"),
+            ("STAGE", lambda n: n["stage"]), ("GATE", lambda n: gate_word(n["next_stage"], n["gate_passed"])),
             ("CIRCUIT", lambda n: n["circuit"]), ("LAST SYNC", lambda n: n["last_sync_at"]),
             ("LAST ERROR", lambda n: n["last_error"]),
         ])  # fmt: skip
 
-    show(args.json, document, render)
+    show(args, document, render)
     return ExitCode.OK if ready.get("status") == "ready" else ExitCode.SERVER_ERROR

@@ -44,7 +44,7 @@ def _counts(counts: dict[str, int] | None) -> str:
 def list_transactions(args: argparse.Namespace, api: Api) -> int:
     """A table of the node's transactions."""
     items = api.pages(f"/api/v1/nodes/{args.node}/transactions", args.limit, state=args.state, kind=args.kind)
-    show(args.json, items, lambda: table(items, [
+    show(args, items, lambda: table(items, [
         ("ID", lambda t: t["id"]), ("CREATED", lambda t: t["created_at"]), ("KIND", lambda t: t["kind"]),
         ("MODE", lambda t: t["mode"]), ("STATE", lambda t: t["state"]), ("CHANNELS", lambda t: t["channel_count"]),
         ("OUTCOMES", lambda t: _counts(t["outcomes"])),
@@ -91,7 +91,7 @@ def show_transaction(args: argparse.Namespace, api: Api) -> int:
             ("CHANGE", lambda e: changes(e.get("before"), e.get("target"))),
         ])  # fmt: skip
 
-    show(args.json, record, render)
+    show(args, record, render)
     return ExitCode.OK
 
 
@@ -104,5 +104,5 @@ def rollback_transaction(args: argparse.Namespace, api: Api) -> int:
     if args.reason:
         body["reason"] = args.reason
     result = api.post(f"/api/v1/transactions/{args.transaction}/rollback", body or None).json()
-    show(args.json, result, lambda: render_execution(result))
+    show(args, result, lambda: render_execution(result))
     return ExitCode.OK
