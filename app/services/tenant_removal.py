@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from app.alerts.targets import target_context
 from app.errors import PermissionDeniedError
 from app.services.accounts import Principal
 from app.services.nodes import NodeService
@@ -46,6 +47,7 @@ async def delete_tenant(runtime: ServiceRuntime, principal: Principal, tenant_id
         for node in page_of_nodes.items:
             await nodes.delete(node)
             removed += 1
+    await storage.secrets.delete(target_context(tenant_id))  # its Telegram chat and bot token
     await storage.tenants.delete(tenant_id)
     await runtime.cache.invalidate_tenant(tenant_id)
     await storage.audit.add(

@@ -25,7 +25,7 @@ from app.services.rollout import RolloutService
 from app.services.runtime import ServiceRuntime
 from tests.alerts.bot_api import BotApi
 from tests.alerts.conftest import CHAT, TOKEN
-from tests.api.conftest import FAST_ROLLOUT, Service, running_service, tenant_with_key
+from tests.api.conftest import ADMIN_KEY, FAST_ROLLOUT, Service, running_service, tenant_with_key
 from tests.api.test_live import ok, registered, to_stage
 from tests.policy.execution_env import FakeClock
 from tests.services.test_background import _node, live_node, with_clock
@@ -173,10 +173,14 @@ async def test_the_chat_is_set_by_an_admin_key_only_and_never_shown_or_logged(
     async with service.client(admin) as api:
         assert (await api.delete("/api/v1/alerts/telegram")).status_code == 204
         assert (await ok(await api.get("/api/v1/alerts/telegram")))["configured"] is False
-    stored = await service.app.state.runtime.storage.database["secrets"].find({}).to_list()
-    assert stored == [] or all(
-        TOKEN not in str(document) and CHAT not in str(document) for document in stored
-    )
+    secrets = service.app.state.runtime.storage.database["secrets"]
+    async with service.client(admin) as api:
+        assert (await ok(await api.put("/api/v1/alerts/telegram", json=body)))["configured"] is True
+    stored = await secrets.find({"tenant_id": tenant_id}).to_list()
+    assert len(stored) == 1 and TOKEN not in str(stored) and CHAT not in str(stored)  # sealed
+    async with service.client(ADMIN_KEY) as platform:  # deleting the tenant removes its chat from the vault
+        assert (await platform.delete(f"/api/v1/tenants/{tenant_id}")).status_code == 200
+    assert await secrets.find({"tenant_id": tenant_id}).to_list() == []
     for record in caplog.records:
         assert TOKEN not in record.getMessage() and CHAT not in record.getMessage()
 
