@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.dashboard.auth import checked_form, visitor
 from app.dashboard.charts import Point, bar_chart, line_chart
 from app.dashboard.pages import NOTICES, checked_chan_id, checked_id, html_errors, page, reads_for, redirect
-from app.dashboard.table import parse_table_query, table_view
+from app.dashboard.table import SHORT_NAMES, parse_table_query, table_view
 from app.domain.access import ApiKeyRole
 from app.domain.decision import DecisionKind
 from app.domain.validation import Verdict
@@ -71,6 +71,7 @@ async def channels(
         view=table_view(rows, query),
         query=query,
         heuristics=heuristics,
+        short_names=SHORT_NAMES,
         kinds=[k.value for k in DecisionKind],
         verdicts=[v.value for v in Verdict],
         urlencode=urlencode,

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from app.dashboard.static import VERSIONS
+from app.domain.policy import ChannelPolicy
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -42,6 +43,24 @@ def _when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _changes(before: ChannelPolicy, after: ChannelPolicy) -> list[str]:
+    """Each policy field that differs, as "field before → after" (what a write or decision moves)."""
+    return [
+        f"{name} {getattr(before, name)!s:s} → {getattr(after, name)!s:s}".replace("None", "unknown")
+        for name in ChannelPolicy.model_fields
+        if getattr(before, name) != getattr(after, name)
+    ]
+
+
+def _readback(observed: ChannelPolicy | None, before: ChannelPolicy, target: ChannelPolicy) -> str:
+    """What the last read-back found: the target, the backup, something else, or nothing yet."""
+    if observed is None:
+        return "–"
+    if observed == target:
+        return "target"
+    return "backup" if observed == before else "other"
+
+
 def _environment() -> Environment:
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -51,6 +70,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.filters.update(sat=_sat, pct=_pct, score=_score, when=_when)
+    environment.globals.update(changes=_changes, readback=_readback)
     environment.globals["static_versions"] = VERSIONS
     return environment
 

@@ -13,6 +13,17 @@ from app.domain.validation import Verdict
 from app.errors import InvalidInputError
 
 PER_PAGE = 100
+# Column headers of the eight scores, short so the table fits a laptop screen (the full name is the tooltip).
+SHORT_NAMES = {
+    "centrality": "centr.",
+    "liquidity": "liquid.",
+    "activity": "activ.",
+    "competitiveness": "compet.",
+    "reliability": "reliab.",
+    "age_stability": "age",
+    "peer_quality": "peer",
+    "network_position": "position",
+}
 MAX_QUERY_CHARS = 100
 _SORT_NAME = re.compile(r"^[a-z_]{1,40}$")
 

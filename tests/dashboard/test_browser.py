@@ -266,6 +266,9 @@ def test_an_operator_rolls_back_a_transaction_after_confirming(operator: Page, s
     operator.click("#do-rollback")
     expect(operator.locator("p.notice")).to_contain_text("Rollback done")
     expect(operator.locator("#state")).to_have_text("committed")
+    assert set(operator.locator("#entries td.readback").all_inner_texts()) == {
+        "target"
+    }  # each proven by read-back
     rollback_id = operator.url.split("/transactions/")[1].split("?")[0]
     with stack.api() as api:
         original = ok(api.get(f"/api/v1/transactions/{live}"))
