@@ -49,19 +49,26 @@ class DailyDigest:
         self.client_for = client_for
         self.hour = hour
         self.clock = clock
+        self._not_before: dict[str, datetime] = {}
 
     async def run_once(self) -> list[str]:
         """Enqueue the digest of every tenant whose digest hour has come today; returns their ids."""
         now = self.clock()
         done: list[str] = []
         async for tenant_id, nodes in self._tenants():
+            if now < self._not_before.get(tenant_id, now):
+                continue  # spares opening (and auditing) the tenant's target every pass
             target = await self.targets.get(tenant_id, purpose="daily digest")
             if target is None:
                 continue
             zone = ZoneInfo(target.quiet_hours.timezone if target.quiet_hours else "UTC")
             local = now.astimezone(zone)
             key = f"digest:{local.date().isoformat()}"
-            if local.hour < self.hour or await self.outbox.has_key(tenant_id, key):
+            if local.hour < self.hour:
+                self._not_before[tenant_id] = local.replace(hour=self.hour, minute=0, second=0, microsecond=0)
+                continue
+            self._not_before[tenant_id] = now + timedelta(hours=12)  # today's is done, or about to be
+            if await self.outbox.has_key(tenant_id, key):
                 continue
             message = await self.summary(nodes, now)
             alert = Alert(kind=AlertKind.DIGEST_DAILY, tenant_id=tenant_id, node_id="all", message=message,

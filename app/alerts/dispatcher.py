@@ -20,6 +20,7 @@ from app.alerts.sink import OutboxAlertSink
 from app.alerts.targets import TargetBook, TelegramTarget
 from app.alerts.telegram import TelegramClient, TelegramError
 from app.clock import Clock, system_clock
+from app.errors import DomainError, StorageUnavailableError
 from app.observability.metrics_alerts import (
     ALERT_DELIVERIES,
     ALERT_OLDEST_PENDING_SECONDS,
@@ -96,6 +97,13 @@ class AlertDispatcher:
                 continue  # another replica is delivering this tenant's alerts
             try:
                 await self._deliver_tenant(tenant_id, now, report)
+            except StorageUnavailableError:
+                raise  # nothing else will work either: the pass ends, the next one retries
+            except (
+                DomainError
+            ) as exc:  # e.g. a target the vault cannot open: the other tenants still get theirs
+                report.failed[tenant_id] = exc.message
+                log.warning("alerts of tenant %s not delivered: %s", tenant_id, exc.message)
             finally:
                 await self.leases.release(lease, self.holder)
         ALERT_OUTBOX_DEPTH.set(await self.outbox.depth())

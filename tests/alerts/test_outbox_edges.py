@@ -8,11 +8,14 @@ from app.alerts.dispatcher import DeliveryPolicy
 from app.alerts.model import Alert, AlertKind, OutboxState
 from app.alerts.outbox import OutboxRepository
 from app.alerts.sink import OutboxAlertSink
+from app.alerts.targets import TargetBook, TelegramTarget
 from app.alerts.telegram import MESSAGE_LIMIT
+from app.security.keys import MasterKey
+from app.security.vault import Keyring, Vault
 from app.settings import Settings
 from app.storage.database import Storage, open_storage
 from tests.alerts.bot_api import BotApi
-from tests.alerts.conftest import START, Delivery, make_delivery
+from tests.alerts.conftest import CHAT, START, TOKEN, Delivery, make_delivery
 from tests.policy.execution_env import FakeClock
 from tests.storage.conftest import storage_settings
 
@@ -69,3 +72,25 @@ async def test_a_chat_that_refuses_is_retried_at_the_longest_backoff(storage: St
     await parts.telegram.aclose()
     [sent] = await parts.outbox.recent(TENANT, 5)
     assert sent.state is OutboxState.SENT and sent.attempts == 2
+
+
+async def test_a_tenant_whose_target_cannot_be_opened_does_not_hold_up_the_others(
+    delivery: Delivery, storage: Storage, bot_api: BotApi
+):
+    other_key = TargetBook(storage.secrets, Vault(Keyring(MasterKey.generate()), storage.audit_sink))
+    await other_key.put(
+        "tenant-sealed-elsewhere", TelegramTarget.model_validate({"bot_token": TOKEN, "chat_id": CHAT})
+    )
+    await delivery.configure(TENANT)
+    await delivery.sink.send(
+        Alert(
+            kind=AlertKind.TRANSACTION_PARTIAL, tenant_id="tenant-sealed-elsewhere", node_id="n", message="x"
+        )
+    )
+    await delivery.sink.send(alert("node-2"))
+    report = await delivery.dispatcher.deliver_once()
+    assert report.sent == {TENANT: 1}
+    assert (
+        "tenant-sealed-elsewhere" in report.failed and TOKEN not in report.failed["tenant-sealed-elsewhere"]
+    )
+    assert len(bot_api.delivered) == 1

@@ -234,6 +234,9 @@ async def test_the_daily_digest_goes_once_a_day_with_changes_and_earnings(servic
     assert await digest.run_once() == [node.tenant_id]
     clock.advance(3_600)
     assert await digest.run_once() == [], "a second digest the same day"
+    replica = DailyDigest(runtime.storage, alerting.outbox, alerting.targets,
+                          lambda record: runtime.clients.get(record, "test"), hour, clock)  # fmt: skip
+    assert await replica.run_once() == [], "another replica made a second digest the same day"
     await dispatcher_on(service, alerting.sink, clock).deliver_once()
     [message] = bot_api.requests
     text = message.body["text"]
