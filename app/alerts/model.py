@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -46,6 +47,10 @@ SEVERITY: dict[str, Severity] = {
 }
 
 
+# Kinds that describe a lasting condition rather than a one-off event: repeats within the window fold in.
+CONDITIONS = frozenset({AlertKind.NODE_UNREACHABLE.value, AlertKind.STORAGE_READ_ONLY.value})
+
+
 def severity_of(kind: str) -> Severity:
     """The severity of an alert kind (an unknown kind is a warning: worth reading, not waking for)."""
     return SEVERITY.get(kind, Severity.WARNING)
@@ -55,8 +60,8 @@ def severity_of(kind: str) -> Severity:
 class Alert:
     """One event an operator should hear about (an automatic rollback, a demotion, a partial transaction).
 
-    `dedup_key` names what makes two alerts the same event; by default the kind and the node, so a node
-    that stays unreachable is one alert per de-duplication window, not one per check.
+    `dedup_key` names what makes two alerts the same event; by default the kind and the node for a lasting
+    condition, so a node that stays unreachable is one alert per de-duplication window, not one per check.
     """
 
     kind: str
@@ -68,8 +73,16 @@ class Alert:
 
     @property
     def key(self) -> str:
-        """The de-duplication key."""
-        return self.dedup_key or f"{self.kind}:{self.node_id}"
+        """The de-duplication key: given, or kind and node (plus the message for an event, not a condition).
+
+        A second rollback on the same node is news, not a repeat; a node still unreachable is a repeat.
+        """
+        if self.dedup_key:
+            return self.dedup_key
+        if self.kind in CONDITIONS:
+            return f"{self.kind}:{self.node_id}"
+        digest = hashlib.sha256(self.message.encode()).hexdigest()[:16]
+        return f"{self.kind}:{self.node_id}:{digest}"
 
 
 class AlertSink(Protocol):

@@ -173,3 +173,26 @@ async def test_a_tenant_without_a_chat_gets_nothing_sent_and_its_alerts_are_mark
     [entry] = await delivery.outbox.recent(TENANT, 10)
     assert entry.state is OutboxState.UNROUTED
     assert await delivery.outbox.depth() == 0
+
+
+async def test_a_second_incident_on_the_same_node_is_news_but_a_lasting_condition_is_not(
+    delivery: Delivery, bot_api: BotApi
+):
+    await delivery.configure(TENANT)
+    await delivery.sink.send(rollback_alert("batch A rolled back"))
+    await delivery.dispatcher.deliver_once()
+    delivery.clock.advance(600)
+    await delivery.sink.send(rollback_alert("batch B rolled back"))  # within the window, another incident
+    unreachable = Alert(
+        kind=AlertKind.NODE_UNREACHABLE, tenant_id=TENANT, node_id="node-1", message="for 15 min"
+    )
+    await delivery.sink.send(unreachable)
+    await delivery.dispatcher.deliver_once()
+    delivery.clock.advance(600)
+    await delivery.sink.send(Alert(kind=AlertKind.NODE_UNREACHABLE, tenant_id=TENANT, node_id="node-1",
+                                   message="for 25 min"))  # fmt: skip
+    await delivery.dispatcher.deliver_once()
+    texts = [sent.body["text"] for sent in bot_api.delivered]
+    assert len(texts) == 2 and "batch B rolled back" in texts[1] and "for 15 min" in texts[1]
+    [entry] = [e for e in await delivery.outbox.recent(TENANT, 10) if e.kind == AlertKind.NODE_UNREACHABLE]
+    assert entry.repeats == 1
