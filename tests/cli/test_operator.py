@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +63,18 @@ class Cli:
         run = self(*words, role=role)
         assert run.code == 0, f"{words}: {run.code}\n{run.stdout}\n{run.stderr}"
         return run
+
+
+def wait_listening(port: int, process: subprocess.Popen[bytes], deadline_s: float = 20.0) -> None:
+    """Poll until something accepts connections on 127.0.0.1:`port`; fail if `process` exits first."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the server exited with {process.returncode}"
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {port} after {deadline_s:.0f} s")
 
 
 def on_a_terminal(cli: Cli, answer: str, *words: str) -> Run:
@@ -132,6 +146,25 @@ def test_status_configuration_errors_and_an_unreachable_api(cli: Cli, api: ApiPr
     )
     by_env = cli("nodes", "list", env={"MCP_API_URL": nobody, "MCP_API_KEY": api.keys["viewer"]}, role=None)
     assert by_env.code == ExitCode.UNREACHABLE
+
+    assert cli("nodes", "list", "--limit", "0").code == ExitCode.USAGE  # argparse: must be at least 1
+
+    # Another service on the port: a static file server that answers /ready with text, and 404 elsewhere.
+    (tmp_path / "ready").write_text("hello")
+    port = free_port()
+    other = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_listening(port, other)
+        not_json = cli("status", "--api-url", f"http://127.0.0.1:{port}")
+        assert not_json.code == ExitCode.SERVER_ERROR and "is not JSON" in not_json.stderr, not_json
+        elsewhere = cli("nodes", "list", "--api-url", f"http://127.0.0.1:{port}")
+        assert elsewhere.code == ExitCode.NOT_FOUND and elsewhere.stderr.startswith("error: 404"), elsewhere
+    finally:
+        other.terminate()
+        other.wait(timeout=10)
 
     wrong_key = cli("nodes", "list", env={"MCP_API_KEY": "not-a-key-of-this-service"}, role=None)
     assert wrong_key.code == ExitCode.REFUSED and wrong_key.stderr.startswith("error: 401")

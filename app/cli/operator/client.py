@@ -7,6 +7,7 @@ may run on another machine, and must not need (or fail on) the service's own con
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -35,7 +36,10 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad arguments or configuration: no key, a key file readable by others, a bad URL
     UNREACHABLE = 3  # no answer from the API (refused connection, DNS, timeout)
     NOT_FOUND = 4  # the node, decision, transaction, backup or job does not exist (in this tenant)
-    SERVER_ERROR = 5  # the API failed (5xx, storage down) or a job was interrupted
+    SERVER_ERROR = (
+        5  # the API failed (5xx, storage down, an answer that is not JSON) or a job was interrupted
+    )
+    INTERRUPTED = 130  # Ctrl-C (a job goes on in the service; the message names it)
 
 
 class OperatorError(Exception):
@@ -45,6 +49,17 @@ class OperatorError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,9 +109,12 @@ def api_key(args: argparse.Namespace, required: bool = True) -> str | None:
 def _refusal(response: httpx.Response) -> NoReturn:
     """Raise the API's error as an OperatorError with the exit code its status means."""
     try:
-        error = response.json().get("error", {})
-    except ValueError:
-        error = {}
+        body: Any = response.json()
+    except ValueError:  # a proxy's HTML page, say
+        body = None
+    error: dict[str, Any] = {}
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        error = body["error"]
     message = error.get("message") or response.reason_phrase or "no message"
     details = error.get("details") or {}
     text = f"{response.status_code} {error.get('code', 'error')}: {message}"
@@ -167,12 +185,18 @@ class Api:
             return result
         job = response.json()
         progress = JobProgress(label)
-        while job["state"] == "running":
-            progress.show(job.get("progress") or {})
-            if time.monotonic() - started > JOB_DEADLINE_S:
-                raise OperatorError(ExitCode.SERVER_ERROR, f"job {job['id']} still running after an hour")
-            time.sleep(POLL_INTERVAL_S)  # a client polling a remote job: there is no state to wait on locally
-            job = self.get(f"/api/v1/jobs/{job['id']}")
+        try:
+            while job["state"] == "running":
+                progress.show(job.get("progress") or {})
+                if time.monotonic() - started > JOB_DEADLINE_S:
+                    raise OperatorError(ExitCode.SERVER_ERROR, f"job {job['id']} still running after an hour")
+                time.sleep(POLL_INTERVAL_S)  # a client polling a remote job: no local state to wait on
+                job = self.get(f"/api/v1/jobs/{job['id']}")
+        except KeyboardInterrupt:
+            raise OperatorError(
+                ExitCode.INTERRUPTED,
+                f"stopped watching; job {job['id']} goes on in the service (GET /api/v1/jobs/{job['id']})",
+            ) from None
         progress.finish(job, time.monotonic() - started)
         if job["state"] == "succeeded":
             return {**(job.get("result") or {}), "job_id": job["id"]}
@@ -235,6 +259,15 @@ def operator_command(
         except OperatorError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return int(exc.code)
+        except json.JSONDecodeError:  # a 2xx that is not the API's JSON: a proxy or another service answered
+            print(
+                f"error: the answer from {args.api_url or 'the API'} is not JSON; is it the API?",
+                file=sys.stderr,
+            )
+            return int(ExitCode.SERVER_ERROR)
+        except KeyboardInterrupt:
+            print("error: interrupted", file=sys.stderr)
+            return int(ExitCode.INTERRUPTED)
 
     return handler
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from app.cli.operator.client import Api, ExitCode, add_connection_arguments, operator_command
+from app.cli.operator.client import Api, ExitCode, add_connection_arguments, operator_command, positive_int
 from app.cli.operator.output import fields, show, table
 
 
@@ -21,7 +21,7 @@ def add_parser(commands: Any) -> None:
     listing.add_argument("node", help="node id")
     listing.add_argument("--status", help="e.g. needs_approval, approved, applied, rejected, no_write")
     listing.add_argument("--kind", help="e.g. raise_fee, lower_fee, hold")
-    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    listing.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50)")
     listing.set_defaults(handler=operator_command(list_decisions))
 
     detail = actions.add_parser("show", help="one decision with its reasons and validation")

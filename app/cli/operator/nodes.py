@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from app.cli.operator.client import Api, ExitCode, OperatorError, add_connection_arguments, operator_command
+from app.cli.operator.client import (
+    Api,
+    ExitCode,
+    OperatorError,
+    add_connection_arguments,
+    operator_command,
+    positive_int,
+)
 from app.cli.operator.output import fields, show, table
 
 MODES = ("shadow", "canary", "live")
@@ -77,7 +84,7 @@ def add_parser(commands: Any) -> None:
     backups = actions.add_parser("backups", help="the node's backups kept by the API, newest first")
     add_connection_arguments(backups)
     backups.add_argument("node", help="node id")
-    backups.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    backups.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50)")
     backups.set_defaults(handler=operator_command(list_backups))
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from app.cli.operator.client import Api, ExitCode, add_connection_arguments, confirm, operator_command
+from app.cli.operator.client import (
+    Api,
+    ExitCode,
+    add_connection_arguments,
+    confirm,
+    operator_command,
+    positive_int,
+)
 from app.cli.operator.output import fields, show, table
 
 
@@ -20,7 +27,7 @@ def add_parser(commands: Any) -> None:
     listing.add_argument("node", help="node id")
     listing.add_argument("--state", help="e.g. committed, partial, failed, rolled_back")
     listing.add_argument("--kind", help="e.g. apply, rollback, restore")
-    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    listing.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50)")
     listing.set_defaults(handler=operator_command(list_transactions))
     detail = actions.add_parser("show", help="one transaction with each channel's backup, target and outcome")
     add_connection_arguments(detail)
