@@ -7,11 +7,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.graph.cache import GraphCache
-from app.graph.model import ChannelGraph
-from app.graph.source import resolve_graph
-from app.settings import Settings
+if TYPE_CHECKING:  # imported where used: the API clients' commands print progress without NumPy and the graph
+    from app.graph.cache import GraphCache
+    from app.graph.model import ChannelGraph
+    from app.settings import Settings
 
 
 @contextmanager
@@ -29,11 +30,15 @@ def step(label: str) -> Iterator[None]:
 
 def graph_cache(settings: Settings) -> GraphCache:
     """The commands' cache of parsed graphs and centrality: `<data_dir>/cache/`."""
+    from app.graph.cache import GraphCache
+
     return GraphCache(settings.data_dir / "cache")
 
 
 def load_graph_for_cli(explicit: Path | None, settings: Settings) -> ChannelGraph:
     """The graph named on the command line (must exist) or the configured one (synthetic when absent)."""
+    from app.graph.source import resolve_graph
+
     with step("loading channel graph"):
         graph = resolve_graph(
             explicit or settings.graph_file,
