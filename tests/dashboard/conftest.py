@@ -20,7 +20,3 @@ def stack(tmp_path_factory: pytest.TempPathFactory, mongo_url: str) -> Iterator[
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "tmp" / "artifacts" / "dashboard"
 DOC_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
-
-
-# The in-process service of the API tests (real uvicorn, Mongo-wire server, LND simulator) for the fast HTTP tests.
-from tests.api.conftest import service  # noqa: E402, F401

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 
 import httpx
+import pytest
+import pytest_asyncio
 
 from app.dashboard.session import LOGIN_COOKIE, SESSION_COOKIE
-from tests.api.conftest import ADMIN_KEY, Service, tenant_with_key
+from tests.api.conftest import ADMIN_KEY, Service, running_service, tenant_with_key
+
+# One service for the module (each test works in its own tenant): four start-ups cost more than the tests.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def service(tmp_path_factory: pytest.TempPathFactory, mongo_url: str) -> AsyncIterator[Service]:
+    """The API (real uvicorn, Mongo-wire server, LND simulator) shared by this module's tests."""
+    async with running_service(
+        tmp_path_factory.mktemp("dashboard-http"), mongo_url, rate_limit_per_second=1_000
+    ) as running:
+        yield running
+
 
 # httpx keeps Secure cookies off plain http (as it should): the tests hand the cookies over themselves.
 
@@ -139,3 +155,30 @@ async def test_roles_tenants_csrf_and_escaping(service: Service):
         css = await http.get("/dashboard/static/dashboard.css")
         assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
         assert (await http.get("/dashboard/static/..%2fsession.py")).status_code == 404
+
+
+async def test_a_node_never_synced_has_pages_that_say_so(service: Service):
+    _, admin = await tenant_with_key(service, "newcomers")
+    async with service.client(admin) as api:
+        node = (await api.post("/api/v1/nodes", json=service.lnd_registration())).json()["node"]["id"]
+    async with service.client() as http:
+        session = with_session(await sign_in(http, admin))
+        base = f"/dashboard/nodes/{node}"
+        overview = await http.get(base, headers=session)
+        assert overview.status_code == 200, overview.text
+        assert "no sync yet" in overview.text and "no decision yet" in overview.text
+        assert 'id="stage">shadow<' in overview.text
+        channels = await http.get(f"{base}/channels", headers=session)
+        assert channels.status_code == 200 and "has not been synced" in channels.text
+        unknown = await http.get(f"{base}/channels/123", headers=session)
+        assert unknown.status_code == 404 and "not among" in unknown.text
+        empty = {
+            "transactions": "No policy was written",
+            "backups": "No backup",
+            "approvals": "Nothing waits",
+        }
+        for page, text in empty.items():
+            answer = await http.get(f"{base}/{page}", headers=session)
+            assert answer.status_code == 200 and text in answer.text, page
+        assert (await http.get(f"{base}/transactions/nope", headers=session)).status_code == 404
+        assert (await http.get("/dashboard/nodes/not-a-node", headers=session)).status_code == 404
