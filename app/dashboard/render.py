@@ -61,6 +61,11 @@ def _readback(observed: ChannelPolicy | None, before: ChannelPolicy, target: Cha
     return "backup" if observed == before else "other"
 
 
+def _short_id(value: str) -> str:
+    """The random tail of a record id (ids begin with their time, so their heads look alike)."""
+    return f"…{value[-8:]}"
+
+
 def _environment() -> Environment:
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -69,7 +74,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(sat=_sat, pct=_pct, score=_score, when=_when)
+    environment.filters.update(sat=_sat, pct=_pct, score=_score, when=_when, short_id=_short_id)
     environment.globals.update(changes=_changes, readback=_readback)
     environment.globals["static_versions"] = VERSIONS
     return environment
