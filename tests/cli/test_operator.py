@@ -148,6 +148,11 @@ def test_status_configuration_errors_and_an_unreachable_api(cli: Cli, api: ApiPr
     assert by_env.code == ExitCode.UNREACHABLE
 
     assert cli("nodes", "list", "--limit", "0").code == ExitCode.USAGE  # argparse: must be at least 1
+    no_macaroon = cli("nodes", "add", "--name", "x", "--url", api.simulator["url"])
+    assert no_macaroon.code == ExitCode.USAGE and "--macaroon-file" in no_macaroon.stderr
+    mixed = cli("nodes", "add", "--name", "x", "--url", api.simulator["url"], "--backend", "lnbits",
+                "--macaroon-file", api.simulator["fees_macaroon"])  # fmt: skip
+    assert mixed.code == ExitCode.USAGE and "--admin-token-file" in mixed.stderr
 
     # Another service on the port: a static file server that answers /ready with text, and 404 elsewhere.
     (tmp_path / "ready").write_text("hello")
@@ -171,10 +176,12 @@ def test_status_configuration_errors_and_an_unreachable_api(cli: Cli, api: ApiPr
     assert "not-a-key-of-this-service" not in wrong_key.stderr + wrong_key.stdout
 
 
-def test_an_operator_walks_a_node_from_registration_to_rollback(cli: Cli, api: ApiProcess):
+def test_an_operator_walks_a_node_from_registration_to_rollback(cli: Cli, api: ApiProcess, tmp_path: Path):
+    hex_macaroon = tmp_path / "fees.macaroon.hex"  # LND writes binary; `lncli bakemacaroon` prints hex
+    hex_macaroon.write_text(Path(api.simulator["fees_macaroon"]).read_bytes().hex().upper() + "\n")
     added = cli.ok(
         "nodes", "add", "--name", "edge-1", "--url", api.simulator["url"], "--profile", "conservative",
-        "--macaroon-file", api.simulator["fees_macaroon"], "--tls-cert-file", api.simulator["tls_cert"], "--json",
+        "--macaroon-file", str(hex_macaroon), "--tls-cert-file", api.simulator["tls_cert"], "--json",
     ).json()  # fmt: skip
     node_id = added["node"]["id"]
     assert added["node"]["tls_cert_pinned"] and added["node"]["settings"]["profile"] == "conservative"
@@ -187,6 +194,14 @@ def test_an_operator_walks_a_node_from_registration_to_rollback(cli: Cli, api: A
     assert channels > 0 and f"/{channels} " in synced.stderr and "sync: succeeded in" in synced.stderr
     redrawn = on_a_terminal(cli, "", "nodes", "sync", node_id)  # the bar is redrawn in place on a terminal
     assert redrawn.code == 0 and f"\x1b[K\rsync [{'#' * 24}] {channels}/{channels}" in redrawn.stdout
+    # The macaroon as LND writes it (binary) works as well as hex: the second node syncs the same channels.
+    second = cli.ok(
+        "nodes", "add", "--name", "edge-2", "--url", api.simulator["url"], "--get", "node.id",
+        "--macaroon-file", api.simulator["fees_macaroon"], "--tls-cert-file", api.simulator["tls_cert"],
+    ).stdout.strip()  # fmt: skip
+    assert cli.ok("nodes", "sync", second, "--get", "channels", role="operator").stdout.strip() == str(
+        channels
+    )
     shadow = cli.ok("nodes", "optimize", node_id, "--mode", "shadow", "--json", role="operator").json()
     assert shadow["mode"] == "shadow" and shadow["execution"] is None and shadow["channels"] == channels
 

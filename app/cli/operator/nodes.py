@@ -32,11 +32,11 @@ def add_parser(commands: Any) -> None:
     add_connection_arguments(add)
     add.add_argument("--name", required=True, help="a name for the node, unique in the tenant")
     add.add_argument("--url", required=True, help="the node's REST URL, e.g. https://10.0.0.5:8080")
-    add.add_argument("--backend", default="lnd", help="lnd (default) or lnbits")
-    add.add_argument(
-        "--macaroon-file", type=Path, required=True, help="LND: the macaroon (binary or hex); LNbits: the key"
-    )
-    add.add_argument("--tls-cert-file", type=Path, help="the node's TLS certificate (PEM) to pin")
+    add.add_argument("--backend", choices=("lnd", "lnbits"), default="lnd", help="lnd (default) or lnbits")
+    add.add_argument("--macaroon-file", type=Path, help="LND: the macaroon, binary as LND writes it, or hex")
+    add.add_argument("--tls-cert-file", type=Path, help="LND: the node's TLS certificate (PEM) to pin")
+    add.add_argument("--admin-token-file", type=Path, help="LNbits: file with an admin user's Bearer token")
+    add.add_argument("--wallet-key-file", type=Path, help="LNbits: file with a wallet key (for the balance)")
     add.add_argument("--profile", help="decision profile (e.g. conservative, balanced)")
     add.set_defaults(handler=operator_command(add_node))
 
@@ -99,38 +99,50 @@ def list_nodes(args: argparse.Namespace, api: Api) -> int:
     return ExitCode.OK
 
 
-def _credential(path: Path, backend: str) -> str:
-    """The macaroon as hex (LND files are binary; a hex file is taken as is) or the LNbits key."""
+def _read(path: Path) -> bytes:
+    """A credential file's bytes; an unreadable file is a usage error naming it."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise OperatorError(ExitCode.USAGE, f"cannot read {path}: {exc.strerror}") from None
+
+
+def _macaroon_hex(path: Path) -> str:
+    """The macaroon as hex: LND's files are binary; a file that already holds hex is taken as it is."""
+    raw = _read(path)
     text = raw.strip()
-    if backend != "lnd":
-        return text.decode(errors="replace")
     try:
         bytes.fromhex(text.decode("ascii"))
-        return text.decode("ascii").lower()
     except (UnicodeDecodeError, ValueError):
         return raw.hex()
+    return text.decode("ascii").lower()
+
+
+def registration(args: argparse.Namespace) -> dict[str, Any]:
+    """The registration body, credentials read from their files (LND: macaroon and certificate; LNbits: tokens)."""
+    body: dict[str, Any] = {"name": args.name, "backend": args.backend, "url": args.url}
+    if args.backend == "lnd":
+        if args.macaroon_file is None or args.admin_token_file or args.wallet_key_file:
+            raise OperatorError(
+                ExitCode.USAGE, "an LND node needs --macaroon-file (and no LNbits token files)"
+            )
+        body["macaroon"] = _macaroon_hex(args.macaroon_file)
+        if args.tls_cert_file is not None:
+            body["tls_cert_pem"] = _read(args.tls_cert_file).decode(errors="replace")
+    else:
+        if args.admin_token_file is None or args.macaroon_file or args.tls_cert_file:
+            raise OperatorError(ExitCode.USAGE, "an LNbits node needs --admin-token-file (and no LND files)")
+        body["admin_token"] = _read(args.admin_token_file).decode(errors="replace").strip()
+        if args.wallet_key_file is not None:
+            body["wallet_api_key"] = _read(args.wallet_key_file).decode(errors="replace").strip()
+    if args.profile:
+        body["settings"] = {"profile": args.profile}
+    return body
 
 
 def add_node(args: argparse.Namespace, api: Api) -> int:
     """Register the node; print its id (and any warning about its credential)."""
-    body: dict[str, Any] = {
-        "name": args.name,
-        "backend": args.backend,
-        "url": args.url,
-        "macaroon": _credential(args.macaroon_file, args.backend),
-    }
-    if args.tls_cert_file is not None:
-        try:
-            body["tls_cert_pem"] = args.tls_cert_file.read_text()
-        except OSError as exc:
-            raise OperatorError(ExitCode.USAGE, f"cannot read {args.tls_cert_file}: {exc.strerror}") from None
-    if args.profile:
-        body["settings"] = {"profile": args.profile}
-    created = api.post("/api/v1/nodes", body).json()
+    created = api.post("/api/v1/nodes", registration(args)).json()
     node = created["node"]
     show(args, created, lambda: fields([
         ("node id", node["id"]), ("name", node["name"]), ("url", node["url"]),
