@@ -14,6 +14,7 @@ from app.dashboard.static import static_response
 from app.errors import AuthenticationError
 
 LOGIN_FORM_S = 600
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 MAX_KEY_CHARS = 200
 router = APIRouter()
 
@@ -31,7 +32,17 @@ def _forget_cookie(response: Response, name: str) -> None:
 def _login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
     """The login form with a fresh CSRF token, kept in a short-lived cookie until there is a session."""
     token = new_token()
-    response = render("login.html", status, visitor=None, csrf=token, path=request.url.path, error=error)
+    # Browsers keep a Secure cookie only over HTTPS or on this machine: say so rather than loop back here.
+    plain_http = request.url.scheme != "https" and request.url.hostname not in LOOPBACK
+    response = render(
+        "login.html",
+        status,
+        visitor=None,
+        csrf=token,
+        path=request.url.path,
+        error=error,
+        plain_http=plain_http,
+    )
     _set_cookie(response, LOGIN_COOKIE, token, LOGIN_FORM_S)
     return response
 

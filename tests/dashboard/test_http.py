@@ -75,6 +75,11 @@ async def test_pages_need_a_session_and_the_login_form_its_token(service: Servic
         for path in ("/dashboard", "/dashboard/nodes", "/dashboard/nodes/abc/channels"):
             answer = await http.get(path, follow_redirects=True)
             assert answer.url.path == "/dashboard/login", path
+        assert (
+            'id="plain-http"' not in (await http.get("/dashboard/login")).text
+        )  # loopback keeps Secure cookies
+        remote = await http.get("/dashboard/login", headers={"Host": "dash.example"})
+        assert 'id="plain-http"' in remote.text  # elsewhere plain HTTP would lose the session: said up front
         no_token = await http.post("/dashboard/login", data={"api_key": viewer})
         assert no_token.status_code == 403 and "login form expired" in no_token.text
         form = await http.get("/dashboard/login")
