@@ -52,11 +52,6 @@ fi
     || fail "$venv runs $("$venv/bin/python" -V 2>&1); the service needs Python 3.11"
 info "virtualenv $venv ($("$venv/bin/python" -V 2>&1))"
 
-# Every pinned dependency installed at its version, and the service importable.
-"$venv/bin/python" -m pip check >/dev/null 2>&1 || fail "broken dependencies in $venv: $("$venv/bin/python" -m pip check 2>&1 | head -3)"
-version=$("$venv/bin/python" -m app --version 2>/dev/null) || fail "the service is not installed in $venv: run 'make install'"
-info "installed: $version"
-
 export MCP_HOST=${MCP_HOST:-127.0.0.1}
 export MCP_PORT=${MCP_PORT:-8000}
 [[ $MCP_PORT =~ ^[0-9]+$ ]] || fail "MCP_PORT must be a number, not '$MCP_PORT'"
@@ -75,6 +70,12 @@ then
     fail "port $MCP_PORT on $MCP_HOST is taken (another instance? set MCP_PORT)"
 fi
 info "port $MCP_HOST:$MCP_PORT is free"
+
+# Every pinned dependency installed at its version, and the service importable.
+"$venv/bin/python" -m pip check >/dev/null 2>&1 || fail "broken dependencies in $venv: $("$venv/bin/python" -m pip check 2>&1 | head -3)"
+version=$("$venv/bin/python" -m app --version 2>/dev/null) || fail "the service is not installed in $venv: run 'make install'"
+info "installed: $version"
+
 [ -n "${MCP_MONGODB_URL:-}" ] || warn "MCP_MONGODB_URL unset: the embedded database under ${MCP_DATA_DIR:-data} is used (one replica only)"
 [ -n "${MCP_REDIS_URL:-}" ] || warn "MCP_REDIS_URL unset: the in-process cache is used (one replica only)"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,28 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.deploy.stack import PROJECT, ApiProcess, run_script, service_env
+from tests.deploy.image_recipe import DOCKERFILE, stages
+from tests.deploy.stack import PROJECT, ApiProcess, service_env
 
 pytestmark = pytest.mark.deploy
-DOCKERFILE = PROJECT / "Dockerfile.production"
 HADOLINT = Path(sys.executable).parent / "hadolint"
-
-
-def stages(text: str) -> dict[str, list[str]]:
-    """Instructions of each build stage by its name (continuation lines joined)."""
-    joined = re.sub(r"\\\n\s*", " ", text)
-    result: dict[str, list[str]] = {}
-    current = ""
-    for line in joined.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.upper().startswith("FROM "):
-            current = line.split()[-1]
-            result[current] = []
-        elif current:
-            result[current].append(line)
-    return result
 
 
 def test_dockerfile_is_hadolint_clean():
@@ -72,32 +54,12 @@ def test_every_requirement_is_pinned_with_a_hash():
 
 
 def test_recipe_installs_with_hashes_in_a_fresh_virtualenv_and_the_app_starts(
-    tmp_path, mongo_url, redis_url, database
+    tmp_path, mongo_url, redis_url, database, recipe_install
 ):
-    # The build context is the committed tree (as CI's clone has it, without anyone's work in progress);
-    # the builder stage sees exactly what its COPY lines name.
-    context = tmp_path / "context"
-    context.mkdir()
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", "HEAD"], cwd=PROJECT, capture_output=True, check=True
-    )
-    subprocess.run(["tar", "-x", "-C", str(context)], input=archive.stdout, check=True)
-    source = tmp_path / "src"
-    for step in stages(DOCKERFILE.read_text())["builder"]:
-        if step.startswith("COPY "):
-            *paths, target = step.split()[1:]
-            for path in paths:
-                destination = source / target / Path(path).name if target.endswith("/") else source / target
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                copy = shutil.copytree if (context / path).is_dir() else shutil.copy2
-                copy(context / path, destination)
-    for cache in source.rglob("__pycache__"):
-        shutil.rmtree(cache)
-    venv = tmp_path / "opt-mcp"
-    output = run_script(
-        ["sh", str(source / "deploy" / "install_app.sh"), str(venv), str(source)], timeout_s=600
-    )
+    code, output = recipe_install.result()
+    assert code == 0, output
     assert "lightning-fee-control-plane 0.2.0" in output, output
+    venv, source = recipe_install.venv, recipe_install.source
     installed = subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True
     ).stdout
@@ -115,4 +77,3 @@ def test_recipe_installs_with_hashes_in_a_fresh_virtualenv_and_the_app_starts(
         assert version == "0.2.0", "the app must run from the installed package"
     finally:
         api.stop()
-    assert str(venv) in api.log() or "starting uvicorn" in api.log()
