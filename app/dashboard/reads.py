@@ -57,7 +57,8 @@ class Overview:
     """The overview page of one node."""
 
     node: NodeRecord
-    mode: str
+    mode: str  # what the node's settings ask for
+    effective_mode: str  # what its cycles run: the mode stepped down to what the rollout stage allows
     rollout: RolloutStatus | None
     rollout_error: str | None
     circuit: str
@@ -172,9 +173,11 @@ class DashboardReads:
             ),
         )
         circuit = runtime.clients.circuit_state(node.id)
+        allowed = rollout.allowed_modes if isinstance(rollout, RolloutStatus) else [settings.mode]
         return Overview(
             node=node,
             mode=settings.mode.value,
+            effective_mode=(settings.mode if settings.mode in allowed else allowed[-1]).value,
             rollout=rollout if isinstance(rollout, RolloutStatus) else None,
             rollout_error=rollout if isinstance(rollout, str) else None,
             circuit=(circuit or CircuitState.CLOSED).value,
