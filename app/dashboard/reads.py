@@ -32,12 +32,12 @@ from app.storage.shadow_report import ShadowReport
 PAGE = 500  # the API's largest page
 MAX_PAGES = 40  # 20,000 channels or decisions: far beyond the largest node of the public graph
 # What the dashboard remembers per node, in this process, until the node is invalidated (every sync and every
-# write transaction invalidates it; a review drops the tenant's) or this age passes. The age bounds what no
-# invalidation announces: decisions expiring by age, the gate's clock-driven checks. Rebuilding the rows of a
-# 2,000-channel node reads 2,000 decisions (about 2 s), so they are not rebuilt on every visit.
-ROWS_MAX_AGE_S = 60.0
-GATE_MAX_AGE_S = 60.0
-SHADOW_MAX_AGE_S = 60.0
+# write transaction invalidates it; a review drops the tenant's) or this age passes. The age bounds only what no
+# invalidation announces (decisions expiring by age, the gate's clock-driven checks, which move in hours), so
+# it can be long: rebuilding them on a 2,000-channel node reads thousands of decisions (1-2 s in all).
+ROWS_MAX_AGE_S = 300.0
+GATE_MAX_AGE_S = 300.0
+SHADOW_MAX_AGE_S = 300.0
 FLOW_MAX_AGE_S = 300.0  # forwards per day, read from the node: the chart is at most five minutes old
 FLOW_DAYS = 14
 LAST_CYCLES = 10
