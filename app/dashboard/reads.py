@@ -130,19 +130,22 @@ class DashboardReads:
         decisions = await self._latest_decisions(node)
         return [_row(channel, decisions.get(channel["chan_id"])) for channel in channels]
 
-    async def _latest_decisions(self, node: NodeRecord) -> dict[str, dict[str, Any]]:
-        """The newest cycle's decisions by chan_id (the list comes newest first, one cycle after another)."""
-        found: dict[str, dict[str, Any]] = {}
+    async def _latest_decisions(self, node: NodeRecord) -> dict[str, DecisionRecord]:
+        """The newest cycle's decisions by chan_id (the list comes newest first, one cycle after another).
+
+        Read as records, not as the API's JSON page: the page would be serialised here only to be parsed again.
+        """
+        found: dict[str, DecisionRecord] = {}
         cycle: str | None = None
         cursor: str | None = None
         for _ in range(MAX_PAGES):
-            page = orjson.loads(await self.cycles.decisions_body(node, None, None, PAGE, cursor))
-            for item in page["items"]:
-                cycle = cycle or item["cycle_id"]
-                if item["cycle_id"] != cycle:
+            page = await self.cycles.decisions(node, None, None, PAGE, cursor)
+            for record in page.items:
+                cycle = cycle or record.cycle_id
+                if record.cycle_id != cycle:
                     return found
-                found.setdefault(item["chan_id"], item)
-            cursor = page["next_cursor"]
+                found.setdefault(record.chan_id, record)
+            cursor = page.next_cursor
             if cursor is None:
                 break
         return found
@@ -281,21 +284,20 @@ class DashboardReads:
         return page.items
 
 
-def _row(channel: dict[str, Any], decision: dict[str, Any] | None) -> ChannelRow:
-    """A table row from a channel view (as the API lists it) and a listed decision."""
+def _row(channel: dict[str, Any], record: DecisionRecord | None) -> ChannelRow:
+    """A table row from a channel view (as the API lists it) and the latest cycle's decision for it."""
     score = channel.get("score") or {}
     row: dict[str, Any] = {}
-    if decision is not None:
-        validation = decision.get("validation") or {}
-        body = decision["decision"]
+    if record is not None:
+        validation = record.validation
         row = {
-            "decision_id": decision["id"],
-            "kind": decision["kind"],
-            "status": decision["status"],
-            "proposed_fee_ppm": body["proposed_policy"]["fee_rate_ppm"],
-            "confidence": body["confidence"],
-            "verdict": validation.get("verdict"),
-            "issues": tuple(issue["code"] for issue in validation.get("issues", [])),
+            "decision_id": record.id,
+            "kind": record.kind.value,
+            "status": record.status.value,
+            "proposed_fee_ppm": record.decision.proposed_policy.fee_rate_ppm,
+            "confidence": record.decision.confidence,
+            "verdict": validation.verdict.value if validation else None,
+            "issues": tuple(code.value for code in validation.codes) if validation else (),
         }
     return ChannelRow(
         chan_id=channel["chan_id"],
