@@ -148,6 +148,8 @@ if ! point_nginx_at "$new_port" || { [ "$dry_run" -eq 0 ] && ! (
         mv "$upstream.previous" "$upstream"
         # shellcheck disable=SC2086
         $nginx_reload || true
+        # A reload is asynchronous: workers of the switched configuration may still send $new requests.
+        sleep "$drain"
     fi
     colour stop "$new" || true
     exit 1

@@ -72,7 +72,9 @@ class Stage:
             "PATH": f"{PROJECT / '.venv' / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         }
 
-    def deploy(self, tag: str, health_timeout_s: int = 60) -> subprocess.CompletedProcess[str]:
+    def deploy(
+        self, tag: str, health_timeout_s: int = 60, **settings: str
+    ) -> subprocess.CompletedProcess[str]:
         """One run of the deploy script (tests and build are the CI's; here the "image" is a settings file)."""
         command = [
             "bash",
@@ -85,7 +87,7 @@ class Stage:
         return subprocess.run(
             command,
             cwd=PROJECT,
-            env={**os.environ, **self.env(health_timeout_s)},
+            env={**os.environ, **self.env(health_timeout_s), **settings},
             capture_output=True,
             text=True,
             timeout=180,
@@ -217,6 +219,31 @@ def test_a_new_colour_failing_its_health_check_is_rolled_back(stage):
     assert stage.served_by() == f"127.0.0.1:{stage.ports['green']}"
     assert not alive(stage.pid("blue")), "the failed colour is stopped"
     assert alive(stage.pid("green"))
+    assert not loop.failures, loop.failures[:5]
+
+
+def test_a_switch_nginx_cannot_serve_is_reverted(stage):
+    # The new colour is ready, but the check through nginx fails (here: the public URL does not answer):
+    # the upstream file and nginx go back to the live colour, and the new one is stopped.
+    upstream_before = stage.upstream.read_text()
+    unreachable = f"https://localhost:{free_port()}"
+    with RequestLoop(
+        stage.url + "/ready", verify=ssl.create_default_context(cafile=stage.certs / "ca.crt")
+    ) as loop:
+        wait_until(lambda: loop.total >= 30, 30, "requests before the deploy")
+        result = stage.deploy("good", MCP_PUBLIC_URL=unreachable)
+        after = loop.total
+        wait_until(lambda: loop.total >= after + 30, 30, "requests after the revert")
+    output = result.stdout + result.stderr
+    print(
+        f"\nblue/green switch reverted after a failed check through nginx: exit {result.returncode}, "
+        f"{loop.total} requests, {len(loop.failures)} failed; outcomes {dict(loop.outcomes)}"
+    )
+    assert result.returncode == 1, output
+    assert "ROLLBACK: nginx could not serve blue; back to green" in output
+    assert stage.upstream.read_text() == upstream_before
+    assert stage.state.read_text().strip() == "green"
+    assert not alive(stage.pid("blue")) and alive(stage.pid("green"))
     assert not loop.failures, loop.failures[:5]
 
 
