@@ -253,7 +253,7 @@ def test_an_operator_rolls_back_a_transaction_after_confirming(operator: Page, s
     operator.click("#rollback")
     expect(operator.locator("#confirm-rollback")).to_be_visible()
     applied = operator.locator("#entries tr.selected").count()
-    assert applied > 1
+    assert applied >= 1
     unconfirmed = operator.request.post(
         f"/dashboard/nodes/{stack.node_id}/transactions/{live}/rollback",
         form={"csrf": csrf_of(operator)},
