@@ -20,6 +20,9 @@ Settings (environment):
   MCP_NGINX_LOG_DIR   access and error logs (default: /var/log/mcp/nginx, rotated by config/logrotate.conf)
   MCP_ACME_ROOT       webroot for Let's Encrypt HTTP-01 challenges (default: /var/www/letsencrypt)
   MCP_METRICS_ALLOW   extra addresses or CIDRs allowed to read /metrics (default: none besides loopback)
+  MCP_UPSTREAM_CA     when the replicas serve HTTPS (deploy/mcp-api.nomad): the CA their certificates are checked
+                      against; unset, nginx speaks plain HTTP to them (on loopback or a private network)
+  MCP_UPSTREAM_TLS_NAME  the name their certificates carry (default: MCP_SERVER_NAME)
 USAGE
 }
 
@@ -66,6 +69,18 @@ for server in $upstreams; do
     servers+="    server $server max_fails=1 fail_timeout=10s;"$'\n'
 done
 [ -n "$servers" ] || { echo "MCP_UPSTREAMS names no replica" >&2; exit 2; }
+scheme=http upstream_tls=""
+if [ -n "${MCP_UPSTREAM_CA:-}" ]; then
+    [ -n "$prefix" ] || [ "$dry_run" -eq 1 ] || [ -f "$MCP_UPSTREAM_CA" ] || { echo "no CA at $MCP_UPSTREAM_CA" >&2; exit 1; }
+    scheme=https
+    upstream_tls="    proxy_ssl_trusted_certificate $MCP_UPSTREAM_CA;
+    proxy_ssl_verify on;
+    proxy_ssl_verify_depth 2;
+    proxy_ssl_name ${MCP_UPSTREAM_TLS_NAME:-$server_name};
+    proxy_ssl_server_name on;
+    proxy_ssl_protocols TLSv1.2 TLSv1.3;
+    proxy_ssl_session_reuse on;"
+fi
 allow=""
 for network in ${MCP_METRICS_ALLOW:-}; do
     allow+="        allow $network;"$'\n'
@@ -74,6 +89,7 @@ done
 # Literal replacement of @NAME@ (no regular expressions: paths and ciphers stay as written).
 render() {
     UPSTREAM_SERVERS=${servers%$'\n'} METRICS_ALLOW=${allow%$'\n'} UPSTREAM_CONF=$upstream \
+        UPSTREAM_SCHEME=$scheme UPSTREAM_TLS=$upstream_tls \
         SERVER_NAME=$server_name HTTP_PORT=$http_port HTTPS_PORT=$https_port HTTPS_PORT_SUFFIX=$suffix \
         TLS_CERT=$tls_cert TLS_KEY=$tls_key LOG_DIR=$log_dir ACME_ROOT=$acme_root \
         awk '{
@@ -88,7 +104,7 @@ render() {
         }' "$1"
 }
 
-echo "==> nginx site for $server_name: HTTP :$http_port -> HTTPS :$https_port -> $upstreams"
+echo "==> nginx site for $server_name: HTTP :$http_port -> HTTPS :$https_port -> $scheme to $upstreams"
 if [ "$dry_run" -eq 1 ]; then
     echo "--- would write $upstream"
     render "$templates/mcp-api-upstream.conf.template"

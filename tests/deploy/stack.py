@@ -115,18 +115,26 @@ class ApiProcess:
     entrypoint: bool = True
     log_level: str = "warning"
     cwd: Path = PROJECT
+    extra_args: tuple[str, ...] = ()
+    tls_ca: Path | None = None  # set when the process serves HTTPS (extra_args name its certificate)
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """Base URL of this process."""
-        return f"http://127.0.0.1:{self.port}"
+        """Base URL of this process (by the name its certificate carries when it serves HTTPS)."""
+        return f"https://localhost:{self.port}" if self.tls_ca else f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ApiProcess:
         """Start it; returns at once (see `wait_ready`)."""
         env = {**self.env, "MCP_PORT": str(self.port)}
         if self.entrypoint:
-            command = ["sh", str(PROJECT / "docker_entrypoint.sh"), "--log-level", self.log_level]
+            command = [
+                "sh",
+                str(PROJECT / "docker_entrypoint.sh"),
+                "--log-level",
+                self.log_level,
+                *self.extra_args,
+            ]
         else:
             command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host",
                        "127.0.0.1", "--port", str(self.port), "--log-level", self.log_level,
@@ -144,7 +152,8 @@ class ApiProcess:
     def answers(self, path: str = "/ready") -> bool:
         """True when `path` answers 200 right now."""
         try:
-            return httpx.get(self.url + path, timeout=2.0).status_code == 200
+            verify = ssl.create_default_context(cafile=self.tls_ca) if self.tls_ca else True
+            return httpx.get(self.url + path, timeout=2.0, verify=verify).status_code == 200
         except httpx.HTTPError:
             return False
 

@@ -54,7 +54,7 @@ class Proxied:
         return httpx.Client(verify=ssl.create_default_context(cafile=self.certs / "ca.crt"), timeout=10.0)
 
 
-def configure_site(prefix: Path, nginx: Nginx, upstreams: str, certs: Path) -> Path:
+def configure_site(prefix: Path, nginx: Nginx, upstreams: str, certs: Path, **settings: str) -> Path:
     """Render the site with scripts/configure_nginx_production.sh into `prefix`; returns the site file."""
     run_script(
         ["bash", "scripts/configure_nginx_production.sh", "--prefix", str(prefix)],
@@ -64,6 +64,7 @@ def configure_site(prefix: Path, nginx: Nginx, upstreams: str, certs: Path) -> P
             "MCP_HTTPS_PORT": str(nginx.https_port),
             "MCP_TLS_CERT": str(certs / "server.crt"),
             "MCP_TLS_KEY": str(certs / "server.key"),
+            **settings,
         },
     )
     return prefix / "etc" / "nginx" / "sites-available" / "mcp-api.conf"
@@ -197,3 +198,47 @@ def test_the_tls_probe_would_see_tls_1_1_if_nginx_allowed_it(tmp_path, proxied):
         assert tls_handshake(control.https_port, ssl.TLSVersion.TLSv1_1) == "TLSv1.1"
     finally:
         control.stop()
+
+
+def test_https_to_replicas_that_serve_tls_themselves(tmp_path, proxied, mongo_url):
+    # As in deploy/mcp-api.nomad: uvicorn serves HTTPS (arguments through the entry point) and nginx checks
+    # its certificate against our CA. A second nginx trusting another CA refuses it: the check is real.
+    certs = proxied.certs
+    api = ApiProcess(
+        service_env(tmp_path, mongo_url, None, f"mcp_deploy_{secrets.token_hex(6)}"),
+        tmp_path / "api.log",
+        extra_args=("--ssl-certfile", str(certs / "server.crt"), "--ssl-keyfile", str(certs / "server.key")),
+        tls_ca=certs / "ca.crt",
+    )
+    other_ca = generate_certs(tmp_path / "other-ca")
+    trusting, distrusting = Nginx(tmp_path / "trusting"), Nginx(tmp_path / "distrusting")
+    for nginx, ca in ((trusting, certs / "ca.crt"), (distrusting, other_ca / "ca.crt")):
+        site = configure_site(
+            nginx.prefix,
+            nginx,
+            f"127.0.0.1:{api.port}",
+            certs,
+            MCP_UPSTREAM_CA=str(ca),
+            MCP_UPSTREAM_TLS_NAME="localhost",
+        )
+        nginx.write_main_conf(site)
+        assert "proxy_pass https://mcp_api;" in site.read_text()
+    try:
+        api.start()
+        trusting.start()
+        distrusting.start()
+        api.wait_ready()
+        with httpx.Client(verify=ssl.create_default_context(cafile=certs / "ca.crt"), timeout=10) as client:
+            served = client.get(f"https://localhost:{trusting.https_port}/ready")
+            refused = client.get(f"https://localhost:{distrusting.https_port}/ready")
+    finally:
+        for nginx in (trusting, distrusting):
+            nginx.stop()
+        api.stop()
+    assert served.status_code == 200 and served.json()["status"] == "ready"
+    assert refused.status_code == 502
+    assert (
+        "upstream SSL certificate verify error"
+        in distrusting.error_log()
+        + (distrusting.prefix / "var" / "log" / "mcp" / "nginx" / "mcp-api.error.log").read_text()
+    )
