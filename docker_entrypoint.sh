@@ -16,6 +16,7 @@ MCP_HOST=${MCP_HOST:-0.0.0.0}
 MCP_PORT=${MCP_PORT:-8000}
 MCP_WAIT_TIMEOUT_S=${MCP_WAIT_TIMEOUT_S:-60}
 MCP_GRACEFUL_SHUTDOWN_S=${MCP_GRACEFUL_SHUTDOWN_S:-20}
+value=""
 for number in MCP_PORT MCP_WAIT_TIMEOUT_S MCP_GRACEFUL_SHUTDOWN_S; do
     eval "value=\$$number"
     case $value in '' | *[!0-9]*) refuse "$number must be a whole number, not '$value'" ;; esac

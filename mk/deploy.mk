@@ -1,7 +1,8 @@
 # Deployment checks with the real tools (docs/OPERATIONS.md): hadolint on the Dockerfile, the image recipe in
 # a fresh virtualenv, the entry point, nginx, systemd-analyze, logrotate, blue/green and several replicas.
 # The Debian tools are installed only when missing; -s shows the figures the tests print.
-DEPLOY_TOOLS := nginx:nginx-light logrotate:logrotate systemd-analyze:systemd openssl:openssl curl:curl
+DEPLOY_TOOLS := nginx:nginx-light logrotate:logrotate systemd-analyze:systemd openssl:openssl curl:curl \
+	shellcheck:shellcheck
 
 .PHONY: test-deploy deploy-tools
 

@@ -38,7 +38,7 @@ done
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 templates=$here/config/nginx
-for tool in awk; do command -v $tool >/dev/null || { echo "$tool is required" >&2; exit 1; }; done
+command -v awk >/dev/null || { echo "awk is required" >&2; exit 1; }
 for template in mcp-api.conf.template mcp-api-upstream.conf.template; do
     [ -f "$templates/$template" ] || { echo "missing $templates/$template" >&2; exit 1; }
 done

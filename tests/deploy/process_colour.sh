@@ -10,6 +10,7 @@ case $1 in
         colour=$2 port=$3 tag=${4##*:}
         (
             set -a
+            # shellcheck disable=SC1090  # the tag's settings, written by the test
             . "$dir/$tag.env"
             set +a
             MCP_PORT=$port
