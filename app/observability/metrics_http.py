@@ -24,6 +24,7 @@ HTTP_SECONDS = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 UNMATCHED = "unmatched"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def route_template(scope: Scope) -> str:
@@ -57,5 +58,6 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, record_status)
         finally:
             route, method = route_template(scope), scope.get("method", "")
+            method = method if method in METHODS else "other"  # any token is a method: bound the series
             HTTP_SECONDS.labels(route, method).observe(time.perf_counter() - started)
             HTTP_REQUESTS.labels(route, method, str(status)).inc()

@@ -109,6 +109,14 @@ async def test_a_cycle_counts_its_phases_decisions_refusals_request_job_and_leas
     states = runtime.clients.circuit_states()
     assert total("mcp_node_circuits") == len(states) >= 1
     assert sample("mcp_node_circuits", state="closed") == sum(s.value == "closed" for s in states.values())
+    # A path no route serves, with a made-up method: one bounded series, not one per path or method.
+    async with service.client() as anonymous:
+        odd = await anonymous.request("BREW", f"/no/such/{node_id}")
+    labels = {"route": "unmatched", "method": "other", "status": str(odd.status_code)}
+    before_odd = sample("mcp_http_requests_total", **labels)
+    async with service.client() as anonymous:
+        await anonymous.request("BREW", "/no/such/other")
+    assert sample("mcp_http_requests_total", **labels) == before_odd + 1
     # What the test saw in the registry is what /metrics exports.
     async with service.client() as anonymous:
         exported = (await anonymous.get("/metrics")).text
