@@ -9,7 +9,7 @@ promtool-tool:
 			|| { apt-get update >/dev/null && apt-get install -y --no-install-recommends prometheus >/dev/null; }; \
 	}
 
-test-promtool: promtool-tool
+test-promtool: install promtool-tool
 	promtool check rules config/prometheus/*.yml
 	promtool check config config/prometheus/scrape/prometheus.yml
 	promtool test rules config/prometheus/tests/rules_test.yml
