@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,8 @@ from app.cache.ttl import TtlClass
 from app.domain.decision import DecisionKind
 from app.domain.execution import ExecutionMode
 from app.domain.validation import IssueCode
+from app.errors import UpstreamError
+from app.sandbox.lnd.faults import FaultPlan
 from app.services.runtime import ServiceRuntime
 from tests.api.conftest import Service, live_service  # noqa: F401
 from tests.api.test_live import ok, registered, to_stage
@@ -109,6 +112,16 @@ async def test_a_cycle_counts_its_phases_decisions_refusals_request_job_and_leas
     states = runtime.clients.circuit_states()
     assert total("mcp_node_circuits") == len(states) >= 1
     assert sample("mcp_node_circuits", state="closed") == sum(s.value == "closed" for s in states.values())
+    # The node fails five calls in a row: its circuit opens, and the next refresh counts it open.
+    client = await runtime.clients.get(node, "test")
+    service.simulator.set_faults(FaultPlan(paths=("/v1/getinfo",), error_rate=1.0, error_status=500))
+    for _ in range(5):
+        with contextlib.suppress(UpstreamError):
+            await client.get_info()
+    service.simulator.set_faults(FaultPlan())
+    await runtime.refresh_health()
+    assert sample("mcp_node_circuits", state="open") == 1
+    assert total("mcp_node_circuits") == len(runtime.clients.circuit_states())
     # A path no route serves, with a made-up method: one bounded series, not one per path or method.
     async with service.client() as anonymous:
         odd = await anonymous.request("BREW", f"/no/such/{node_id}")
