@@ -76,8 +76,9 @@ async def set_chat(service: Service, key: str) -> None:
 
 
 async def test_an_automatic_rollback_reaches_the_chat_as_exactly_one_message(
-    service: Service, bot_api: BotApi
+    service: Service, bot_api: BotApi, caplog: pytest.LogCaptureFixture
 ):
+    caplog.set_level(logging.DEBUG)
     key, node_id, batch = await live_node(service, "alerted")
     await set_chat(service, key)
     runtime: ServiceRuntime = service.app.state.runtime
@@ -122,6 +123,12 @@ async def test_an_automatic_rollback_reaches_the_chat_as_exactly_one_message(
         listed = await ok(await api.get("/api/v1/alerts"))
     assert sorted(item["kind"] for item in listed["items"]) == ["rollback.automatic", "rollout.demoted"]
     assert {item["state"] for item in listed["items"]} == {OutboxState.SENT.value}
+    assert any(
+        "sendMessage" in record.getMessage() for record in caplog.records
+    )  # the Bot API call was logged
+    assert not any(TOKEN in record.getMessage() for record in caplog.records), (
+        "the bot token reached a log line"
+    )
 
 
 async def test_a_batch_whose_writes_did_not_take_is_alerted(service: Service, bot_api: BotApi):
