@@ -57,6 +57,10 @@ class DemoSetupError(DomainError):
     code = "demo_setup_failed"
 
 
+_JOB_WAIT_S = 600.0  # a first sync of a large node through a slow backend; a hub takes ~20 s
+_JOB_POLL_S = 0.5
+
+
 async def bootstrap(
     api_url: str, admin_key: str, sandbox: SandboxEndpoint, node_name: str, files: DemoFiles
 ) -> DemoNode:
@@ -72,7 +76,9 @@ async def bootstrap(
         tenant = {"Authorization": f"Bearer {key}"}
         node_id = await _node(http, tenant, registration)
         settings = _ok(await http.get(f"/api/v1/nodes/{node_id}/settings", headers=tenant), "read settings")
-        synced = _ok(await http.post(f"/api/v1/nodes/{node_id}/sync", headers=tenant), "sync the node")
+        synced = await _finished(
+            http, await http.post(f"/api/v1/nodes/{node_id}/sync", headers=tenant), tenant, "sync the node"
+        )
     await asyncio.to_thread(files.node.write_text, node_id + "\n")
     return DemoNode(tenant_id, node_id, settings["mode"], synced["channels"], synced["seconds"])
 
@@ -153,6 +159,30 @@ async def _pages(
         cursor = page["next_cursor"]
         if not cursor:
             return
+
+
+async def _finished(
+    http: httpx.AsyncClient, response: httpx.Response, headers: dict[str, str], step: str
+) -> dict[str, Any]:
+    """The result of a job route: at once, or (202: it outlived the request deadline) once the job ends."""
+    body: dict[str, Any] = _ok(response, step)
+    if response.status_code != 202:
+        return body
+    location = response.headers["Location"]
+    deadline = asyncio.get_running_loop().time() + _JOB_WAIT_S
+    while body["state"] == "running":
+        if asyncio.get_running_loop().time() > deadline:
+            raise DemoSetupError(
+                f"demo setup could not {step}: still running after {_JOB_WAIT_S:.0f} s ({location})"
+            )
+        await asyncio.sleep(_JOB_POLL_S)  # a person waits on this; nothing to wake us sooner
+        body = _ok(await http.get(location, headers=headers), step)
+    if body["state"] != "succeeded":
+        error = body.get("error") or {}
+        reason = f"{error.get('code', body['state'])}: {error.get('message', 'the job did not finish')}"
+        raise DemoSetupError(f"demo setup could not {step}: {reason}")
+    result: dict[str, Any] = body["result"]
+    return result
 
 
 def _ok(response: httpx.Response, step: str) -> Any:
