@@ -64,6 +64,18 @@ def test_recipe_installs_with_hashes_in_a_fresh_virtualenv_and_the_app_starts(
         [str(venv / "bin" / "python"), "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True
     ).stdout
     assert "setuptools" not in installed, "the build backend must not stay in the runtime"
+    # Templates, stylesheets and other data files of the package must be installed with it (package data).
+    tracked = subprocess.run(
+        ["git", "ls-files", "app"], cwd=PROJECT, capture_output=True, text=True, check=True
+    )
+    site = next(venv.glob("lib/python3.*/site-packages"))
+    missing = [
+        name for name in tracked.stdout.split() if not name.endswith(".py") and not (site / name).exists()
+    ]
+    assert not missing, (
+        f"not installed with the package: {missing[:5]}; declare them in pyproject.toml's "
+        "[tool.setuptools.package-data]"
+    )
     # Started the way the image starts it: the entry point, the virtualenv first on PATH, outside the tree.
     env = service_env(tmp_path, mongo_url, redis_url, database)
     env["PATH"] = f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin"
