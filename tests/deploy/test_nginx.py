@@ -242,3 +242,23 @@ def test_https_to_replicas_that_serve_tls_themselves(tmp_path, proxied, mongo_ur
         in distrusting.error_log()
         + (distrusting.prefix / "var" / "log" / "mcp" / "nginx" / "mcp-api.error.log").read_text()
     )
+
+
+def test_websocket_upgrade_reaches_the_api(proxied):
+    # The API has no WebSocket route yet (and no WebSocket library), but uvicorn says when an upgrade
+    # request reaches it: so the Upgrade and Connection headers made it through nginx.
+    def upgrades() -> int:
+        return proxied.api.log().count("Unsupported upgrade request")
+
+    before = upgrades()
+    upgrade = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+    }
+    with proxied.client() as client:
+        client.get(proxied.https + "/health")
+        assert upgrades() == before, "a plain request is no upgrade"
+        client.get(proxied.https + "/health", headers=upgrade)
+    wait_until(lambda: upgrades() > before, 5, "the upgrade request at the API")
