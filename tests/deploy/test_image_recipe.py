@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -15,6 +16,15 @@ from tests.deploy.stack import PROJECT, ApiProcess, service_env
 
 pytestmark = pytest.mark.deploy
 HADOLINT = Path(sys.executable).parent / "hadolint"
+
+
+def healthcheck_command() -> list[str]:
+    """The runtime stage's HEALTHCHECK command (exec form)."""
+    for step in stages(DOCKERFILE.read_text())["runtime"]:
+        if step.startswith("HEALTHCHECK "):
+            command: list[str] = json.loads(step[step.index("CMD ") + 4 :])
+            return command
+    raise AssertionError("no HEALTHCHECK in the runtime stage")
 
 
 def test_dockerfile_is_hadolint_clean():
@@ -83,9 +93,15 @@ def test_recipe_installs_with_hashes_in_a_fresh_virtualenv_and_the_app_starts(
     workdir = tmp_path / "run"
     workdir.mkdir()
     api = ApiProcess(env, tmp_path / "api.log", cwd=workdir)
+    healthcheck = healthcheck_command()
     try:
         api.start().wait_ready(timeout_s=90)
         version = httpx.get(api.url + "/openapi.json", timeout=10).json()["info"]["version"]
         assert version == "0.2.0", "the app must run from the installed package"
+        # The image's HEALTHCHECK, run with the image's interpreter and port: healthy now...
+        probe = {**env, "MCP_PORT": str(api.port)}
+        assert subprocess.run(healthcheck, env=probe, capture_output=True, timeout=30).returncode == 0
     finally:
         api.stop()
+    # ... and unhealthy once the service is gone.
+    assert subprocess.run(healthcheck, env=probe, capture_output=True, timeout=30).returncode != 0

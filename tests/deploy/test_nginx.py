@@ -248,7 +248,7 @@ def test_websocket_upgrade_reaches_the_api(proxied):
     # The API has no WebSocket route yet (and no WebSocket library), but uvicorn says when an upgrade
     # request reaches it: so the Upgrade and Connection headers made it through nginx.
     def upgrades() -> int:
-        return proxied.api.log().count("Unsupported upgrade request")
+        return int(proxied.api.log().count("Unsupported upgrade request"))
 
     before = upgrades()
     upgrade = {
