@@ -83,6 +83,10 @@ job "mcp-api" {
         image = var.image
         ports = ["https"]
         args  = ["--ssl-certfile", "/secrets/tls.crt", "--ssl-keyfile", "/secrets/tls.key"]
+        # The image's HEALTHCHECK probes plain HTTP; here the replica speaks HTTPS and Nomad's checks judge it.
+        healthchecks {
+          disable = true
+        }
         mount {
           type   = "volume"
           source = "mcp-data"

@@ -103,6 +103,7 @@ def test_docker_variant_runs_the_image():
     config = task["config"][0]
     assert config["image"] == "${var.image}" and config["ports"] == ["https"]
     assert config["mount"][0]["target"] == "/var/lib/mcp"
+    assert config["healthchecks"][0]["disable"] is True, "the image's HTTP probe does not apply to HTTPS"
     assert labelled(group["network"][0]["port"], "https")["to"] == 8443
 
 
