@@ -1,11 +1,13 @@
 """The dashboard in a real headless Chromium (Debian's, driven by Playwright): every page, the actions, the limits.
 
 Marked `browser`: run by `make test-browser`, which installs Chromium when it is missing. Each page the
-tests visit is saved as a screenshot under tmp/artifacts/dashboard/ and as docs/img/dashboard-*.png.
+tests visit is saved as a screenshot under tmp/artifacts/dashboard/ (and as docs/img/dashboard-*.png with
+UPDATE_DOC_IMAGES=1).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,11 +44,16 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 
 def shoot(page: Page, name: str) -> None:
-    """A full-page screenshot as a test artifact and as the documentation's image."""
+    """A full-page screenshot as a test artifact; also the documentation's image with UPDATE_DOC_IMAGES=1.
+
+    Only on request: every run's pages differ a little (times, the simulator's clock), and a test run must
+    not leave the committed images changed.
+    """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    DOC_IMAGES.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    (DOC_IMAGES / f"dashboard-{name}.png").write_bytes((ARTIFACTS / f"{name}.png").read_bytes())
+    if os.environ.get("UPDATE_DOC_IMAGES") == "1":
+        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+        (DOC_IMAGES / f"dashboard-{name}.png").write_bytes((ARTIFACTS / f"{name}.png").read_bytes())
 
 
 def new_context(browser: Browser, stack: Stack, **options: object) -> BrowserContext:
