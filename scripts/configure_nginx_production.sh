@@ -66,7 +66,7 @@ servers=""
 host_port='^[][A-Za-z0-9.:-]+:[0-9]+$'
 for server in $upstreams; do
     [[ $server =~ $host_port ]] || { echo "MCP_UPSTREAMS entry '$server' is not host:port" >&2; exit 2; }
-    servers+="    server $server max_fails=1 fail_timeout=10s;"$'\n'
+    servers+="    server $server max_fails=2 fail_timeout=5s;"$'\n'
 done
 [ -n "$servers" ] || { echo "MCP_UPSTREAMS names no replica" >&2; exit 2; }
 scheme=http upstream_tls=""

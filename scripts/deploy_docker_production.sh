@@ -93,7 +93,7 @@ colour() { # colour start|stop COLOUR [PORT]
 }
 
 render_upstream() { # one server line: the live colour
-    local server="    server 127.0.0.1:$1 max_fails=1 fail_timeout=10s;"
+    local server="    server 127.0.0.1:$1 max_fails=2 fail_timeout=5s;"
     SERVERS=$server awk '{ if ($0 == "@UPSTREAM_SERVERS@") print ENVIRON["SERVERS"]; else print }' \
         "$here/config/nginx/mcp-api-upstream.conf.template"
 }

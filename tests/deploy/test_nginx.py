@@ -177,7 +177,7 @@ def test_dry_run_writes_nothing(tmp_path):
         ["bash", "scripts/configure_nginx_production.sh", "--dry-run", "--prefix", str(tmp_path)],
         env={"MCP_UPSTREAMS": "10.0.0.1:8000 10.0.0.2:8000 10.0.0.3:8000"},
     )
-    assert output.count("max_fails=1 fail_timeout=10s;") == 3
+    assert output.count("max_fails=2 fail_timeout=5s;") == 3
     assert "return 301 https://$host$request_uri;" in output  # port 443: no suffix
     assert not any(tmp_path.iterdir()), "a dry run must not write"
 

@@ -148,7 +148,15 @@ def test_rolling_restart_loses_nothing(cluster):
         for replica in cluster.replicas:
             code, _ = replica.terminate()
             assert code in (0, -15), replica.log()[-2000:]
+            logged = len(cluster.access_log())
             replica.start().wait_ready(timeout_s=90)
+            # The operator's rule: the next replica goes only once nginx sends this one requests again.
+            answered = re.compile(rf'" 200 .*upstream=(?:\S+, )*127\.0\.0\.1:{replica.port} rid=')
+            wait_until(
+                lambda: any(answered.search(line) for line in cluster.access_log()[logged:]),  # noqa: B023
+                30,
+                f"nginx to send requests to the restarted replica on port {replica.port}",
+            )
         restarted_at = loop.total
         wait_until(lambda: loop.total >= restarted_at + 20, 30, "requests after the restart")
     print(
