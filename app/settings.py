@@ -194,7 +194,10 @@ class Settings(BaseSettings):
         default="INFO", description="lowest level logged"
     )
     dashboard_session_hours: float = Field(
-        default=8.0, gt=0, le=168, description="how long a dashboard login lasts before the key is asked again"
+        default=8.0,
+        gt=0,
+        le=168,
+        description="how long a dashboard login lasts before the key is asked again",
     )
     # Storage (app/storage/): unset URL means an embedded nx-27017 under data_dir. The URL may hold a password.
     mongodb_url: SecretStr | None = Field(
