@@ -316,15 +316,31 @@ class RequestLoop:
     interval_s: float = 0.01
     outcomes: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    keepalive_retries: int = 0  # GETs sent again because nginx had closed the idle connection (see run)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+
+    def get(self, client: httpx.Client) -> int:
+        """One GET; sent once more when the server had closed the kept-alive connection it went out on.
+
+        An nginx reload closes its old workers' idle keepalive connections; a request that crosses that
+        close never reached nginx, and HTTP lets a client send an idempotent request again in that case
+        (RFC 9112, 9.3.1), as browsers do. Every such retry is counted and reported.
+        """
+        try:
+            return client.get(self.url).status_code
+        except httpx.RemoteProtocolError as exc:
+            if "without sending a response" not in str(exc):
+                raise
+            self.keepalive_retries += 1
+            return client.get(self.url).status_code
 
     def run(self) -> None:
         """The loop body: one request after the other until stopped."""
         with httpx.Client(verify=self.verify, timeout=10.0) as client:
             while not self._stop.is_set():
                 try:
-                    status = client.get(self.url).status_code
+                    status = self.get(client)
                     self.outcomes[str(status)] += 1
                     if status != 200:
                         self.failures.append(f"HTTP {status}")
@@ -339,6 +355,13 @@ class RequestLoop:
             return httpx.get(self.url + "/ready", verify=verify, timeout=2.0).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def summary(self) -> str:
+        """Requests, failures, keepalive retries and outcomes, for the test's printed figures."""
+        return (
+            f"{self.total} requests, {len(self.failures)} failed, {self.keepalive_retries} sent again on a new "
+            f"connection after a reload closed the kept-alive one; outcomes {dict(self.outcomes)}"
+        )
 
     @property
     def total(self) -> int:

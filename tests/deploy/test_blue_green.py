@@ -188,8 +188,7 @@ def test_switch_to_green_under_load_fails_no_request(stage):
         wait_until(lambda: loop.total >= before + during + 50, 30, "requests after the switch")
     output = result.stdout + result.stderr
     print(
-        f"\nblue/green switch blue -> green under load: {loop.total} requests ({during} during the deploy), "
-        f"{len(loop.failures)} failed; outcomes {dict(loop.outcomes)}"
+        f"\nblue/green switch blue -> green under load ({during} requests during the deploy): {loop.summary()}"
     )
     assert result.returncode == 0, output
     assert not loop.failures, loop.failures[:5]
@@ -209,10 +208,7 @@ def test_a_new_colour_failing_its_health_check_is_rolled_back(stage):
         after = loop.total
         wait_until(lambda: loop.total >= after + 30, 30, "requests after the rollback")
     output = result.stdout + result.stderr
-    print(
-        f"\nblue/green deploy of a release failing /ready: exit {result.returncode}, {loop.total} requests, "
-        f"{len(loop.failures)} failed; outcomes {dict(loop.outcomes)}"
-    )
+    print(f"\nblue/green deploy of a release failing /ready: exit {result.returncode}, {loop.summary()}")
     assert result.returncode == 1, output
     assert "ROLLBACK: blue did not become ready within 6 s; green keeps serving" in output
     assert stage.state.read_text().strip() == "green"
@@ -237,7 +233,7 @@ def test_a_switch_nginx_cannot_serve_is_reverted(stage):
     output = result.stdout + result.stderr
     print(
         f"\nblue/green switch reverted after a failed check through nginx: exit {result.returncode}, "
-        f"{loop.total} requests, {len(loop.failures)} failed; outcomes {dict(loop.outcomes)}"
+        f"{loop.summary()}"
     )
     assert result.returncode == 1, output
     assert "ROLLBACK: nginx could not serve blue; back to green" in output

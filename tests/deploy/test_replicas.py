@@ -121,8 +121,8 @@ def test_sigkill_of_a_replica_under_load_fails_no_request(cluster):
     after_kill = cluster.access_log()[logged_before:]
     retried = sum(1 for line in after_kill if re.search(rf"upstream=\S*{re.escape(victim_address)}, ", line))
     print(
-        f"\nreplica SIGKILL under load: {loop.total} requests ({loop.total - before} after the kill), "
-        f"{len(loop.failures)} failed, {retried} retried on another replica by nginx; outcomes {dict(loop.outcomes)}"
+        f"\nreplica SIGKILL under load ({loop.total - before} requests after the kill, {retried} of them retried "
+        f"on another replica by nginx): {loop.summary()}"
     )
     assert not loop.failures, loop.failures[:5]
 
@@ -161,8 +161,7 @@ def test_rolling_restart_loses_nothing(cluster):
         wait_until(lambda: loop.total >= restarted_at + 20, 30, "requests after the restart")
     print(
         "\nrolling restart of the 3 scheduled replicas (the killed spare still in nginx's pool): "
-        f"{loop.total} requests, {len(loop.failures)} failed; "
-        f"outcomes {dict(loop.outcomes)}"
+        f"{loop.summary()}"
     )
     assert not loop.failures, loop.failures[:5]
     with httpx.Client(verify=cluster.tls(), timeout=10) as client:
