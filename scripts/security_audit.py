@@ -75,6 +75,7 @@ TRACKED_FORBIDDEN = re.compile(
     r"(^|/)(\.env(\.[^/]*)?|[^/]*\.(key|pem|p12|pfx|macaroon|kdbx)|id_(rsa|ecdsa|ed25519)[^/]*)$"
 )
 TRACKED_ALLOWED = re.compile(r"\.(example|sample|template)$")
+SELF = "scripts/security_audit.py"  # names the patterns it looks for
 SECRET_FILE_NAMES = re.compile(r"\.(key|macaroon|pem)$|(^|/)(master\.key|admin\.key|[^/]*\.env)$")
 
 
@@ -212,16 +213,16 @@ def check_permissions(audit: Audit) -> None:
 
 def check_cors(audit: Audit, files: list[str]) -> None:
     """CORS: a wildcard origin with credentials is critical, a wildcard alone a warning."""
-    seen = False
+    seen: list[str] = []
     for name in files:
-        if not name.endswith((".py", ".conf", ".template")) or name.startswith("tests/"):
+        if not name.endswith((".py", ".conf", ".template")) or name.startswith("tests/") or name == SELF:
             continue
         try:
             text = (audit.root / name).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
         if "CORSMiddleware" in text or "Access-Control-Allow-Origin" in text:
-            seen = True
+            seen.append(name)
             wildcard = re.search(
                 r"allow_origins\s*=\s*\[\s*[\"']\*[\"']|Access-Control-Allow-Origin\"?\s+\"?\*", text
             )
@@ -234,6 +235,8 @@ def check_cors(audit: Audit, files: list[str]) -> None:
                 audit.add(WARNING, "cors", name, "any origin allowed")
     if not seen:
         audit.clean.append("cors: no cross-origin access is granted (browsers stay same-origin)")
+    elif not any(finding.check == "cors" for finding in audit.findings):
+        audit.clean.append(f"cors: explicit origins only ({', '.join(seen)})")
 
 
 def check_default_credentials(audit: Audit, files: list[str]) -> None:

@@ -37,6 +37,8 @@ def test_this_repository_passes():
     assert code == 0, output
     assert "0 critical" in output
     assert "vulnerabilities:" in output, "the report says whether dependencies were checked"
+    for check in ("git:", "cors:", "default-credentials:"):
+        assert f"ok        {check}" in output, f"{check} says nothing"
 
 
 def test_each_planted_problem_is_critical(tmp_path):
