@@ -31,6 +31,24 @@ def _issue(code: IssueCode, message: str, field: str | None = None) -> Validatio
     return trusted(ValidationIssue, code=code, message=message, field=field)
 
 
+# Rules between two fields: a write that moves either side is answerable for the pair.
+_PAIRED = {
+    IssueCode.INBOUND_DISCOUNT_EXCEEDS_OUTBOUND: {
+        "inbound_fee_rate_ppm": "fee_rate_ppm",
+        "inbound_base_fee_msat": "base_fee_msat",
+    },
+    IssueCode.MIN_HTLC_ABOVE_MAX_HTLC: {"min_htlc_msat": "max_htlc_msat"},
+}
+
+
+def _moved_by_write(issue: ValidationIssue, changed: set[str]) -> bool:
+    """Whether a write that changes `changed` is answerable for `issue` (an issue without a field always is)."""
+    if issue.field is None or issue.field in changed:
+        return True
+    partner = _PAIRED.get(issue.code, {}).get(issue.field)
+    return partner is not None and partner in changed
+
+
 def _verdict(chan_id: str, verdict: Verdict, issues: list[ValidationIssue]) -> ValidationResult:
     """A verdict on a proposal whose chan_id was validated with it (trusted, as every result is built here)."""
     return trusted(ValidationResult, chan_id=chan_id, verdict=verdict, issues=issues)
@@ -76,14 +94,25 @@ class PolicyValidator:
     def check(self, decision: Decision, context: ValidationContext) -> list[ValidationIssue]:
         """Every hard-limit issue of a writing decision (empty when it is within all limits)."""
         old, new = decision.current_policy, decision.proposed_policy
+        changed = {name for name in POLICY_FIELDS if getattr(old, name) != getattr(new, name)}
+        # A write is judged on what it moves: a field it sends back as the node already has it (a min_htlc
+        # of 0, a hand-set fee above the bound) is not its doing, and refusing every fee change on such a
+        # channel left it unmanaged for good (224 of ACINQ's channels in the simulator).
+        breaks = [
+            issue
+            for issue in (
+                *self._check_bounds(new),
+                *self._check_htlc(old, new, context),
+                *self._check_inbound(new),
+            )
+            if _moved_by_write(issue, changed)
+        ]
         return [
             *self._check_channel(decision.chan_id),
             *self._check_unknown(old, new),
-            *self._check_bounds(new),
-            *self._check_htlc(old, new, context),
+            *breaks,
             *self._check_fee_step(old.fee_rate_ppm, new.fee_rate_ppm),
             *self._check_timing(decision.chan_id, context),
-            *self._check_inbound(new),
             *self._check_capabilities(old, new, context),
         ]
 
@@ -95,7 +124,10 @@ class PolicyValidator:
     ) -> list[ValidationResult]:
         """Validate one node's proposals against a shared daily cap; results come back in input order.
 
-        The most confident proposals claim the remaining daily budget first (ties keep input order).
+        Raises claim the remaining daily budget first, then the most confident of the rest (ties keep
+        input order): a raise answers a channel that is draining while it is still paid for, a cut or a
+        discount only hopes to draw flow, and the simulator showed raises starved by the cap while a
+        hub's many cuts, each more confident, took every slot.
         Every APPROVED or NEEDS_APPROVAL proposal uses one slot, so with a cap of 5 the 6th writing
         proposal is rejected with DAILY_CAP_REACHED. `node_updates_last_24h` (updates already made
         today) overrides the field of the same name in each context. A second writing proposal for
@@ -110,7 +142,13 @@ class PolicyValidator:
         used = node_updates_last_24h
         written: set[str] = set()
         results: dict[int, ValidationResult] = {}
-        order = sorted(range(len(decisions)), key=lambda index: -decisions[index].confidence)
+        order = sorted(
+            range(len(decisions)),
+            key=lambda index: (
+                decisions[index].kind is not DecisionKind.RAISE_FEE,
+                -decisions[index].confidence,
+            ),
+        )
         for index in order:
             decision = decisions[index]
             context = contexts[decision.chan_id]

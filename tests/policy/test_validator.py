@@ -389,14 +389,37 @@ def test_all_issues_are_collected(make_decision: DecisionFactory, make_context: 
     assert len(result.issues) == len(result.codes) == 9
 
 
-def test_the_complete_policy_is_checked_whatever_changed(
+def test_a_write_is_judged_on_the_fields_it_moves(
     make_policy: PolicyFactory, make_decision: DecisionFactory, make_context: ContextFactory
 ) -> None:
-    # Only max_htlc changes, but the resulting policy would still carry a fee rate above the maximum.
-    decision = make_decision(
-        make_policy(fee_rate_ppm=3_000), kind=DecisionKind.SET_MAX_HTLC, max_htlc_msat=1_000_000
+    # A hand-set fee above the maximum, a min_htlc of 0 and a max_htlc above the capacity are the node's
+    # state, not the write's doing: a write that sends them back unchanged is not refused for them.
+    odd = make_policy(fee_rate_ppm=3_000, min_htlc_msat=0, max_htlc_msat=1_000_000_000)
+    max_htlc = make_decision(odd, kind=DecisionKind.SET_MAX_HTLC, max_htlc_msat=1_000_000)
+    assert DEFAULT.validate(max_htlc, make_context()).verdict is Verdict.APPROVED
+    fee = make_decision(make_policy(min_htlc_msat=0), fee_rate_ppm=120)
+    assert DEFAULT.validate(fee, make_context()).verdict is Verdict.APPROVED
+    # What it moves is checked as before: the fee it proposes, the min_htlc it sets.
+    higher = make_decision(odd, fee_rate_ppm=3_300)
+    assert only_issue(DEFAULT.validate(higher, make_context()), IssueCode.FEE_RATE_OUT_OF_BOUNDS)
+    assert only_issue(
+        DEFAULT.validate(make_decision(min_htlc_msat=0), make_context()), IssueCode.MIN_HTLC_NOT_POSITIVE
     )
-    assert only_issue(DEFAULT.validate(decision, make_context()), IssueCode.FEE_RATE_OUT_OF_BOUNDS)
+
+
+def test_a_rule_between_two_fields_binds_a_write_that_moves_either(
+    make_policy: PolicyFactory, make_decision: DecisionFactory, make_context: ContextFactory
+) -> None:
+    discounted = make_policy(fee_rate_ppm=200, inbound_fee_rate_ppm=-150)
+    # Cutting the outbound fee below the existing discount makes the discount a subsidy: refused.
+    cut = make_decision(discounted, kind=DecisionKind.LOWER_FEE, fee_rate_ppm=140)
+    message = only_issue(DEFAULT.validate(cut, make_context()), IssueCode.INBOUND_DISCOUNT_EXCEEDS_OUTBOUND)
+    assert message == "inbound_fee_rate_ppm -150 is a discount of 150, larger than fee_rate_ppm 140"
+    # Lowering max_htlc below an unchanged min_htlc is refused too.
+    below = make_decision(
+        make_policy(min_htlc_msat=2_000_000), kind=DecisionKind.SET_MAX_HTLC, max_htlc_msat=1_000_000
+    )
+    assert only_issue(DEFAULT.validate(below, make_context()), IssueCode.MIN_HTLC_ABOVE_MAX_HTLC)
 
 
 # --- batch: the daily cap is shared, most confident first -------------------------------------------
@@ -424,6 +447,22 @@ def test_batch_spends_the_daily_cap_on_the_most_confident(
     rejected = [result for result in results if result.verdict is Verdict.REJECTED]
     assert [result.codes for result in rejected] == [[IssueCode.DAILY_CAP_REACHED]] * 2
     assert "already made 5 policy updates" in rejected[0].issues[0].message
+
+
+def test_batch_gives_raises_the_budget_before_more_confident_cuts(
+    make_decision: DecisionFactory, make_context: ContextFactory
+) -> None:
+    chan_ids, contexts = channels(make_context, 7)
+    cuts = [
+        make_decision(chan_id=chan_id, kind=DecisionKind.LOWER_FEE, confidence=0.9, fee_rate_ppm=80)
+        for chan_id in chan_ids[:5]
+    ]
+    raises = [make_decision(chan_id=chan_id, confidence=0.2, fee_rate_ppm=120) for chan_id in chan_ids[5:]]
+    results = DEFAULT.validate_batch([*cuts, *raises], contexts, node_updates_last_24h=0)
+    verdicts = [result.verdict for result in results]
+    # Both raises pass although every cut is more confident; the cap of 5 leaves three cuts.
+    assert verdicts[5:] == [Verdict.APPROVED] * 2
+    assert verdicts[:5] == [Verdict.APPROVED] * 3 + [Verdict.REJECTED] * 2
 
 
 def test_batch_counts_updates_already_made_and_skips_non_writes(

@@ -71,29 +71,43 @@ def expected_issues(limits: SafetyLimits, context: ValidationContext, decision: 
         if broken:
             found.add(code)
 
+    def moved(*names: str) -> bool:
+        """A write answers for a limit on what it changes (a field sent back unchanged is the node's state)."""
+        return any(getattr(old, name) != getattr(new, name) for name in names)
+
     with localcontext() as exact:
         exact.prec = 100
         rule(IssueCode.CHANNEL_PINNED, decision.chan_id in limits.pinned_channels)
         rule(IssueCode.CHANNEL_EXCLUDED, decision.chan_id in limits.excluded_channels)
         rule(
             IssueCode.FEE_RATE_OUT_OF_BOUNDS,
-            not limits.fee_rate_min_ppm <= new.fee_rate_ppm <= limits.fee_rate_max_ppm,
+            moved("fee_rate_ppm")
+            and not limits.fee_rate_min_ppm <= new.fee_rate_ppm <= limits.fee_rate_max_ppm,
         )
         rule(
             IssueCode.BASE_FEE_OUT_OF_BOUNDS,
-            not limits.base_fee_min_msat <= new.base_fee_msat <= limits.base_fee_max_msat,
+            moved("base_fee_msat")
+            and not limits.base_fee_min_msat <= new.base_fee_msat <= limits.base_fee_max_msat,
         )
         rule(
             IssueCode.TIME_LOCK_OUT_OF_BOUNDS,
-            not limits.time_lock_delta_min <= known(new.time_lock_delta) <= limits.time_lock_delta_max,
+            moved("time_lock_delta")
+            and not limits.time_lock_delta_min <= known(new.time_lock_delta) <= limits.time_lock_delta_max,
         )
-        rule(IssueCode.MIN_HTLC_NOT_POSITIVE, known(new.min_htlc_msat) < 1)
+        rule(IssueCode.MIN_HTLC_NOT_POSITIVE, moved("min_htlc_msat") and known(new.min_htlc_msat) < 1)
         if known(new.max_htlc_msat) == 0:
             rule(IssueCode.MAX_HTLC_UNSET, known(old.max_htlc_msat) != 0)
         else:
             room_msat = 1_000 * context.capacity_sat - 1_000 * reserve_sat(limits, context)
-            rule(IssueCode.MAX_HTLC_ABOVE_CAPACITY, known(new.max_htlc_msat) > room_msat)
-            rule(IssueCode.MIN_HTLC_ABOVE_MAX_HTLC, known(new.min_htlc_msat) > known(new.max_htlc_msat))
+            rule(
+                IssueCode.MAX_HTLC_ABOVE_CAPACITY,
+                moved("max_htlc_msat") and known(new.max_htlc_msat) > room_msat,
+            )
+            rule(
+                IssueCode.MIN_HTLC_ABOVE_MAX_HTLC,
+                moved("min_htlc_msat", "max_htlc_msat")
+                and known(new.min_htlc_msat) > known(new.max_htlc_msat),
+            )
         if new.fee_rate_ppm != old.fee_rate_ppm:
             move = abs(new.fee_rate_ppm - old.fee_rate_ppm)
             rule(
@@ -111,12 +125,20 @@ def expected_issues(limits: SafetyLimits, context: ValidationContext, decision: 
             and context.now_s - context.last_change_s < dec(limits.cooldown_hours) * 3_600,
         )
         rule(IssueCode.DAILY_CAP_REACHED, context.node_updates_last_24h >= limits.daily_cap)
-    positive = known(new.inbound_fee_rate_ppm) > 0 or known(new.inbound_base_fee_msat) > 0
+    positive = (moved("inbound_fee_rate_ppm") and known(new.inbound_fee_rate_ppm) > 0) or (
+        moved("inbound_base_fee_msat") and known(new.inbound_base_fee_msat) > 0
+    )
     rule(IssueCode.INBOUND_FEE_POSITIVE, positive and not limits.allow_positive_inbound)
     rule(
         IssueCode.INBOUND_DISCOUNT_EXCEEDS_OUTBOUND,
-        known(new.inbound_fee_rate_ppm) < -new.fee_rate_ppm
-        or known(new.inbound_base_fee_msat) < -new.base_fee_msat,
+        (
+            moved("inbound_fee_rate_ppm", "fee_rate_ppm")
+            and known(new.inbound_fee_rate_ppm) < -new.fee_rate_ppm
+        )
+        or (
+            moved("inbound_base_fee_msat", "base_fee_msat")
+            and known(new.inbound_base_fee_msat) < -new.base_fee_msat
+        ),
     )
     inbound_changed = (known(old.inbound_fee_rate_ppm), known(old.inbound_base_fee_msat)) != (
         known(new.inbound_fee_rate_ppm),
@@ -328,14 +350,21 @@ def test_every_proposal_let_through_satisfies_every_bound(case: Case) -> None:
     old, new = case.decision.current_policy, case.decision.proposed_policy
     assert case.decision.kind.writes_policy and new != old
     assert CHAN_ID not in limits.pinned_channels | limits.excluded_channels
-    assert limits.fee_rate_min_ppm <= new.fee_rate_ppm <= limits.fee_rate_max_ppm
-    assert limits.base_fee_min_msat <= new.base_fee_msat <= limits.base_fee_max_msat
-    assert limits.time_lock_delta_min <= known(new.time_lock_delta) <= limits.time_lock_delta_max
-    assert known(new.min_htlc_msat) > 0
+    changed = set(old.changed_fields(new))
+    # Every field the write moves is within its limits (one it sends back unchanged is the node's state).
+    if "fee_rate_ppm" in changed:
+        assert limits.fee_rate_min_ppm <= new.fee_rate_ppm <= limits.fee_rate_max_ppm
+    if "base_fee_msat" in changed:
+        assert limits.base_fee_min_msat <= new.base_fee_msat <= limits.base_fee_max_msat
+    if "time_lock_delta" in changed:
+        assert limits.time_lock_delta_min <= known(new.time_lock_delta) <= limits.time_lock_delta_max
+    if "min_htlc_msat" in changed:
+        assert known(new.min_htlc_msat) > 0
     if known(new.max_htlc_msat) == 0:
         assert known(old.max_htlc_msat) == 0
-    else:
+    elif changed & {"min_htlc_msat", "max_htlc_msat"}:
         assert known(new.min_htlc_msat) <= known(new.max_htlc_msat)
+    if "max_htlc_msat" in changed and known(new.max_htlc_msat):
         assert known(new.max_htlc_msat) <= (context.capacity_sat - reserve_sat(limits, context)) * 1_000
     move = abs(new.fee_rate_ppm - old.fee_rate_ppm)
     if move:
@@ -346,12 +375,12 @@ def test_every_proposal_let_through_satisfies_every_bound(case: Case) -> None:
         assert context.now_s - context.last_change_s >= dec(limits.cooldown_hours) * 3_600
     assert context.node_updates_last_24h < limits.daily_cap
     if not limits.allow_positive_inbound:
-        assert known(new.inbound_fee_rate_ppm) <= 0 and known(new.inbound_base_fee_msat) <= 0
-    assert (
-        -known(new.inbound_fee_rate_ppm) <= new.fee_rate_ppm
-        and -known(new.inbound_base_fee_msat) <= new.base_fee_msat
-    )
-    changed = set(old.changed_fields(new))
+        assert "inbound_fee_rate_ppm" not in changed or known(new.inbound_fee_rate_ppm) <= 0
+        assert "inbound_base_fee_msat" not in changed or known(new.inbound_base_fee_msat) <= 0
+    if changed & {"inbound_fee_rate_ppm", "fee_rate_ppm"}:
+        assert -known(new.inbound_fee_rate_ppm) <= new.fee_rate_ppm
+    if changed & {"inbound_base_fee_msat", "base_fee_msat"}:
+        assert -known(new.inbound_base_fee_msat) <= new.base_fee_msat
     assert "disabled" not in changed
     if not context.capabilities.inbound_fees:
         assert not changed & {"inbound_fee_rate_ppm", "inbound_base_fee_msat"}
@@ -487,7 +516,7 @@ def batch_strategy(draw: st.DrawFn) -> tuple[SafetyLimits, list[Decision], dict[
 
 @FAST
 @given(batch_strategy())
-def test_batch_never_exceeds_the_daily_cap_and_prefers_confidence(
+def test_batch_never_exceeds_the_daily_cap_and_prefers_raises_then_confidence(
     batch: tuple[SafetyLimits, list[Decision], dict[str, ValidationContext], int],
 ) -> None:
     limits, decisions, contexts, used = batch
@@ -500,7 +529,11 @@ def test_batch_never_exceeds_the_daily_cap_and_prefers_confidence(
     event(f"let through {len(through)}, capped {len(capped)}")
     assert len(through) <= max(0, limits.daily_cap - used)
     if through and capped:
-        assert max(d.confidence for d in capped) <= min(d.confidence for d in through)
+        # Raises claim the budget first, then the most confident of the rest.
+        def rank(decision: Decision) -> tuple[bool, float]:
+            return decision.kind is not DecisionKind.RAISE_FEE, -decision.confidence
+
+        assert max(map(rank, through)) <= min(map(rank, capped))
     for decision, result in pairs:
         context = contexts[decision.chan_id].model_copy(update={"node_updates_last_24h": used})
         alone = validator.validate(decision, context)
