@@ -15,7 +15,7 @@ from app.engine.profile import Profile, load_profiles
 from app.graph.centrality import CentralityMode, compute_centrality
 from app.graph.loader import parse_graph
 from app.graph.model import ChannelGraph
-from app.settings import DEFAULT_THRESHOLDS_FILE
+from app.settings import DEFAULT_THRESHOLDS_FILE, get_settings
 
 
 def known(value: int | None) -> int:
@@ -79,6 +79,11 @@ def make_graph(edges: Sequence[Edge]) -> ChannelGraph:
 def balanced_profile() -> Profile:
     """The shipped balanced profile."""
     return load_profiles(DEFAULT_THRESHOLDS_FILE).get("balanced")
+
+
+def service_profile() -> Profile:
+    """The balanced profile the services under test run (tests/conftest.py: the max HTLC rule on)."""
+    return load_profiles(get_settings().thresholds_file).get("balanced")
 
 
 def make_channel(

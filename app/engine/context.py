@@ -110,6 +110,21 @@ class ScoringContext:
             return 0
         return sum(flow.out_volume_msat for flow in self.flows.values())
 
+    @cached_property
+    def earned_fee_ppm(self) -> float | None:
+        """What the node's forwards earned per unit forwarded over the window, in ppm (None: unknown or none).
+
+        From forwarding history, or for inferred flow the node's 30-day fee sum over the inferred outflow.
+        """
+        if self.flows is None:
+            return None
+        if self.flow_evidence is None:
+            volume = sum(flow.out_volume_msat for flow in self.flows.values())
+            fees = sum(flow.out_fee_msat for flow in self.flows.values())
+        else:
+            volume, fees = self.inferred_out_volume_msat, self.node_fees_month_msat or 0
+        return fees * 1e6 / volume if volume > 0 and fees > 0 else None
+
     def changes_in_window(self, chan_id: str) -> int | None:
         """Policy updates of a channel inside the activity window, or None when history is unknown."""
         if self.policy_changes is None:

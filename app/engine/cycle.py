@@ -14,7 +14,7 @@ from app.domain.snapshot import NodeSnapshot
 from app.domain.validation import ValidationResult, Verdict
 from app.engine.context import ScoringContext
 from app.engine.decisions import ChannelFacts, DecisionEngine
-from app.engine.flow import NO_HISTORY, summarize_forwards
+from app.engine.flow import DAY_S, NO_HISTORY, summarize_forwards
 from app.engine.gc_pause import collector_paused
 from app.engine.heuristics import Heuristic, default_heuristics
 from app.engine.inferred_flow import infer_flows
@@ -59,6 +59,11 @@ class CycleReport:
             "verdicts": dict(sorted(verdicts.items())),
             "rejections_by_code": dict(sorted(rejections.items())),
         }
+
+
+def _days_since(moment_s: int | None, now_s: int) -> float | None:
+    """Days from `moment_s` to now (None stays None: unknown)."""
+    return None if moment_s is None else max(now_s - moment_s, 0) / DAY_S
 
 
 def run_cycle(
@@ -116,7 +121,13 @@ def _run_cycle(
         policy_changes=history.times,
         block_height=snapshot.node.block_height or None,
     )
-    engine = DecisionEngine(profile, snapshot.capabilities)
+    own = context.own_fee_rates_ascending
+    engine = DecisionEngine(
+        profile,
+        snapshot.capabilities,
+        earned_fee_ppm=context.earned_fee_ppm,
+        cheapest_exit_ppm=own[0] if own else None,
+    )
     decisions = [
         engine.decide(
             ChannelFacts(
@@ -125,6 +136,9 @@ def _run_cycle(
                 flow=context.flow(channel.chan_id),
                 age_days=channel_age_days(channel.chan_id, context.block_height),
                 flow_unknown_reason=unknown_reason,
+                fee_age_days=_days_since(
+                    history.last_change_s(channel.chan_id, channel.policy_updated_s), snapshot.now_s
+                ),
             )
         )
         for channel in snapshot.channels

@@ -14,7 +14,7 @@ from app.engine.fee_steps import lowered_fee, raised_fee
 from app.engine.flow import NO_HISTORY, FlowStats
 from app.engine.heuristics.base import clamp
 from app.engine.profile import Profile
-from app.engine.rounding import clean_floor, floor_two_significant_sat
+from app.engine.rounding import clean_ceil, clean_floor, floor_two_significant_sat
 from app.policy.limits import ValidationContext
 from app.policy.validator import PolicyValidator
 
@@ -28,6 +28,8 @@ class ChannelFacts:
     flow: FlowStats | None  # None: no flow known (no forwarding history and too little balance history)
     age_days: float | None
     flow_unknown_reason: str = NO_HISTORY
+    # Days since the channel's policy last changed (our history or the node's gossip stamp); None: unknown.
+    fee_age_days: float | None = None
     # Derived once here: the rules read them several times per channel.
     ratio: float = field(init=False)  # local balance ratio
     _scores: dict[str, HeuristicScore] = field(init=False, repr=False)  # first score of each heuristic name
@@ -55,6 +57,12 @@ class ChannelFacts:
         score = self._scores.get(heuristic)
         return score.value if score else None
 
+    def market_median_ppm(self) -> float | None:
+        """Median enabled fee other nodes charge into the peer, when enough compete (competitiveness facts)."""
+        score = self._scores.get("competitiveness")
+        median = score.facts.get("market_median_ppm") if score else None
+        return float(median) if median is not None else None
+
 
 INFERRED = "inferred from balance changes between syncs, the backend reports no forwards"
 
@@ -62,7 +70,16 @@ INFERRED = "inferred from balance changes between syncs, the backend reports no 
 class DecisionEngine:
     """Turns a scored channel into exactly one decision, in a fixed order of precedence."""
 
-    def __init__(self, profile: Profile, capabilities: NodeCapabilities) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        capabilities: NodeCapabilities,
+        earned_fee_ppm: float | None = None,
+        cheapest_exit_ppm: int | None = None,
+    ) -> None:
+        """Rules of `profile`; what the node's forwards earned per unit and its cheapest enabled fee, if known."""
+        self.earned_fee_ppm = earned_fee_ppm
+        self.cheapest_exit_ppm = cheapest_exit_ppm
         self.profile = profile
         self.params = profile.decisions
         self.limits = profile.limits
@@ -128,12 +145,22 @@ class DecisionEngine:
         return self._make(facts, DecisionKind.HOLD, facts.policy, 0.5, [f"{why}: no fee change"])
 
     def _outside_limits(self, facts: ChannelFacts) -> Decision | None:
-        """Hold a channel whose current policy already breaks the limits: every write would be refused."""
-        issues = self.validator.policy_issues(facts.policy, ValidationContext.of_channel_size(facts.channel))
+        """Hold a channel whose fee rate is already outside the bounds: no step from there can pass.
+
+        Other fields outside the limits (a min_htlc of 0, say) do not stop a fee change: a write is judged
+        only on the fields it moves.
+        """
+        issues = [
+            issue
+            for issue in self.validator.policy_issues(
+                facts.policy, ValidationContext.of_channel_size(facts.channel)
+            )
+            if issue.field == "fee_rate_ppm"
+        ]
         if not issues:
             return None
         reasons = [
-            "the current policy is outside the safety limits, so no automatic write can pass: "
+            "the current fee rate is outside the safety limits, so no automatic fee change can pass: "
             + "; ".join(issue.message for issue in issues)
             + " (fix it by hand or widen the limits)"
         ]
@@ -205,16 +232,62 @@ class DecisionEngine:
         proposed = facts.policy.model_copy(update={"fee_rate_ppm": new})
         return self._make(facts, DecisionKind.RAISE_FEE, proposed, 0.5 * depth + 0.5 * evidence, reasons)
 
+    def _cut_blocker(self, facts: ChannelFacts) -> str | None:
+        """Why an idle full channel's fee may not be cut now (None: it may).
+
+        Both rules come from the simulator's evidence (README, "Does it earn more?"): cuts made every day on
+        the same week of idleness compounded into fees far below the market, which bought forwards at a
+        loss of revenue.
+        """
+        days = self.profile.activity.recent_days
+        if facts.fee_age_days is not None and facts.fee_age_days < days:
+            # The idle week predates the current fee: it says nothing yet about the price now charged.
+            return (
+                f"the fee changed {facts.fee_age_days:.1f} days ago; a cut needs {days} idle days at the "
+                "current fee"
+            )
+        fee = facts.policy.fee_rate_ppm
+        median = facts.market_median_ppm()
+        if median is not None and fee <= median:
+            # Senders already find us at or below the usual price into this peer: a lower fee only gives
+            # revenue away, the idleness has another cause (no demand towards that peer).
+            return f"{fee} ppm is already at or below the median {median:g} ppm other channels charge into the peer"
+        earned = self.earned_fee_ppm
+        if earned is not None and fee <= earned:
+            # Every forward out of this channel spends inbound liquidity of another one, which the node's
+            # other forwards sell for `earned` per unit: cheaper, the channel sells it at a loss (in the
+            # simulator such cuts drew many cheap forwards that used up the liquidity of the earning routes).
+            return (
+                f"{fee} ppm is already at or below what the node's forwards earned on average "
+                f"({earned:.0f} ppm over {self.profile.activity.window_days} days)"
+            )
+        return None
+
+    def _cut_floor(self, facts: ChannelFacts) -> float | None:
+        """The lowest fee a cut may reach: the market median into the peer and the node's earned rate."""
+        floors = [f for f in (facts.market_median_ppm(), self.earned_fee_ppm) if f is not None]
+        return max(floors) if floors else None
+
+    def _cut_to(self, facts: ChannelFacts, step: float) -> int | None:
+        """The lowered fee, never below the cut floor; None when no meaningful cut is left above it."""
+        old = facts.policy.fee_rate_ppm
+        new = lowered_fee(old, step, self.limits)
+        floor = self._cut_floor(facts)
+        if new is None or floor is None or new >= floor:
+            return new
+        lowest = clean_ceil(floor)
+        return lowest if old - lowest >= self.limits.min_fee_change_ppm(old) else None
+
     def _lower(self, facts: ChannelFacts) -> Decision | None:
         excess = self.params.excess_ratio
         if facts.flow is None or facts.ratio <= excess or facts.flow.recent_out_count > 0:
             return None
-        if not self._observed_long_enough(facts):
+        if not self._observed_long_enough(facts) or self._cut_blocker(facts):
             return None
         depth = self._excess_depth(facts)
         step = min(self.params.lower_step * (1.0 + depth), self.limits.max_step_ratio)
         old = facts.policy.fee_rate_ppm
-        new = lowered_fee(old, step, self.limits)
+        new = self._cut_to(facts, step)
         if new is None:
             return None
         reasons = [
@@ -249,9 +322,12 @@ class DecisionEngine:
             return None  # leave an existing inbound fee alone while the channel stays depleted
         if not self._observed_long_enough(facts):
             return None
-        discount = min(
-            clean_floor(policy.fee_rate_ppm * self.params.inbound_discount_ratio), policy.fee_rate_ppm
-        )
+        # LND takes an inbound discount off whichever channel the payment leaves by, so it is sized on the
+        # cheapest exit, not on this channel's fee: sized on a 1,700 ppm channel, a 420 ppm discount made
+        # every forward out through a 3 ppm channel free, and in the simulator those free forwards used up
+        # the liquidity a router earned with (its revenue fell by nine tenths).
+        basis = policy.fee_rate_ppm if self.cheapest_exit_ppm is None else self.cheapest_exit_ppm
+        discount = min(clean_floor(basis * self.params.inbound_discount_ratio), policy.fee_rate_ppm)
         if discount <= 0:
             return None
         reasons = [
@@ -263,7 +339,7 @@ class DecisionEngine:
         return self._make(facts, DecisionKind.SET_INBOUND_DISCOUNT, proposed, 0.5 * depth, reasons)
 
     def _max_htlc(self, facts: ChannelFacts) -> Decision | None:
-        if not self.capabilities.htlc_limits:
+        if not self.params.lower_max_htlc or not self.capabilities.htlc_limits:
             return None
         channel, policy = facts.channel, facts.policy
         if policy.max_htlc_msat is None or policy.min_htlc_msat is None:
@@ -338,7 +414,10 @@ class DecisionEngine:
         elif facts.ratio < self.params.depleted_ratio:
             reason = f"outbound depleted (local ratio {facts.ratio:.2f}) but no outflow confirms a raise"
         elif facts.ratio > self.params.excess_ratio and flow.recent_out_count == 0:
-            if self._observed_long_enough(facts):
+            blocker = self._cut_blocker(facts) if self._observed_long_enough(facts) else None
+            if blocker:
+                reason = f"outbound in excess and idle, but {blocker}: keep the fee"
+            elif self._observed_long_enough(facts):
                 reason = (
                     f"outbound in excess and idle, but {facts.policy.fee_rate_ppm} ppm cannot be lowered by a "
                     "meaningful step within the fee bounds"

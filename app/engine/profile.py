@@ -83,6 +83,10 @@ class DecisionParams(DomainModel):
     min_recent_forwards: int = Field(default=1, ge=1)
     inbound_discount_ratio: float = Field(default=0.25, gt=0, le=1)
     max_htlc_headroom: float = Field(default=2.0, gt=1)
+    # Off by default: a max HTLC lowered to a short channel's balance is never raised with the balance (that
+    # would publish it), so it stayed low after the channel refilled; in the simulator six such writes cost a
+    # router nearly all of its revenue, and the fewer failed attempts they save senders earned nothing.
+    lower_max_htlc: bool = False
     close_max_score: float = Field(default=0.30, ge=0, le=1)
     close_min_age_days: int = Field(default=90, ge=0)
     rebalance_min_activity: float = Field(default=0.50, ge=0, le=1)

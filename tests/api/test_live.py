@@ -113,9 +113,10 @@ async def test_an_operator_goes_shadow_canary_live_and_rolls_back(service: Servi
         assert live["mode"] == "live" and batch["state"] == "committed", batch
         live_detail = await ok(await api.get(f"/api/v1/transactions/{batch['transaction_id']}"))
         written = [e for e in live_detail["channels"] if e["outcome"] == "applied"]
-        assert len(written) > 5 and all(
-            on_node(service, e["chan_id"]) == ChannelPolicy(**e["target"]) for e in written
-        )
+        # Live writes every approved decision the raised cap admits (the rollbacks below need two or more).
+        assert len(written) >= 2
+        assert len(written) + batch["refused_at_write_time"] == live["verdicts"]["approved"]
+        assert all(on_node(service, e["chan_id"]) == ChannelPolicy(**e["target"]) for e in written)
 
         first, *rest = written
         rollback_url = f"/api/v1/transactions/{batch['transaction_id']}/rollback"

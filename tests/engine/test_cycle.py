@@ -9,7 +9,8 @@ import pytest
 from app.domain.capabilities import NodeCapabilities
 from app.domain.decision import DecisionKind
 from app.domain.validation import Verdict
-from app.engine.cycle import run_cycle
+from app.engine.context import ScoringContext
+from app.engine.cycle import ChannelEvaluation, run_cycle
 from app.engine.flow import summarize_forwards
 from app.sandbox.state import generate_sandbox_state
 from tests.factories import balanced_profile, known
@@ -58,15 +59,17 @@ def test_decisions_follow_their_rules_on_real_data(real_graph, real_centrality, 
         assert all(decision.reasons)
 
 
-def test_daily_cap_admits_the_most_confident_writes(real_graph, real_centrality, acinq):
+def test_daily_cap_admits_raises_first_then_the_most_confident_writes(real_graph, real_centrality, acinq):
     report = run_cycle(acinq, real_graph, real_centrality, balanced_profile())
     approved = [e for e in report.evaluations if e.validation.verdict is Verdict.APPROVED]
     assert len(approved) == 5
-    capped = [e for e in report.evaluations if "daily_cap_reached" in e.validation.codes]
+    capped = [e for e in report.evaluations if e.validation.codes == ["daily_cap_reached"]]
     assert capped
-    assert min(e.decision.confidence for e in approved) >= max(
-        e.decision.confidence for e in capped if e.validation.codes == ["daily_cap_reached"]
-    )
+
+    def rank(evaluation: ChannelEvaluation) -> tuple[bool, float]:
+        return evaluation.decision.kind is not DecisionKind.RAISE_FEE, -evaluation.decision.confidence
+
+    assert max(map(rank, approved)) <= min(map(rank, capped))
 
 
 def test_without_forwarding_history_activity_is_unknown_and_fees_hold(real_graph, real_centrality, acinq):
@@ -91,3 +94,23 @@ def test_unknown_policy_history_refuses_every_write(real_graph, real_centrality,
     for evaluation in writes:
         assert evaluation.validation.verdict is Verdict.REJECTED
         assert "cooldown_unknown" in evaluation.validation.codes
+
+
+def test_the_node_earns_what_its_forwards_paid_per_unit_forwarded(real_graph, real_centrality, acinq):
+    # The cut floor of the decision rules: fees over outbound volume of the window's forwards.
+    flows = summarize_forwards(acinq.forwards, acinq.now_s, 30, 7)
+    fees = sum(flow.out_fee_msat for flow in flows.values())
+    volume = sum(flow.out_volume_msat for flow in flows.values())
+    assert fees > 0 and volume > 0
+    context = ScoringContext(
+        graph=real_graph,
+        centrality=real_centrality,
+        node_pubkey=acinq.node.pubkey,
+        now_s=acinq.now_s,
+        channels=acinq.channels,
+        profile=balanced_profile(),
+        flows=flows,
+    )
+    assert context.earned_fee_ppm == pytest.approx(fees * 1e6 / volume)
+    assert replace(context, flows={}).earned_fee_ppm is None  # nothing forwarded: no floor from it
+    assert replace(context, flows=None).earned_fee_ppm is None

@@ -1,4 +1,7 @@
-"""Whole cycles produce exactly the output the engine produced before its speed rework (pinned digests)."""
+"""Whole cycles produce exactly the pinned output.
+
+Regenerated deliberately when a rule changes: `python -m tests.engine.cycle_scenarios --write`.
+"""
 
 from __future__ import annotations
 

@@ -10,12 +10,15 @@ from app.domain.policy import ChannelPolicy
 from app.domain.scoring import HeuristicScore, ScoreBreakdown, ScoreStatus
 from app.engine.decisions import ChannelFacts, DecisionEngine
 from app.engine.flow import FlowStats
+from app.engine.profile import Profile
 from tests.factories import balanced_profile, make_channel
 
 CHAN = str(800_000 << 40 | 1 << 16)
 
 
-def breakdown(total: float = 0.5, activity: float | None = 0.3, known: float = 1.0) -> ScoreBreakdown:
+def breakdown(
+    total: float = 0.5, activity: float | None = 0.3, known: float = 1.0, market_median: float | None = None
+) -> ScoreBreakdown:
     scores = [
         HeuristicScore(
             name="liquidity",
@@ -34,6 +37,18 @@ def breakdown(total: float = 0.5, activity: float | None = 0.3, known: float = 1
             reason="activity reason",
         ),
     ]
+    if market_median is not None:
+        scores.append(
+            HeuristicScore(
+                name="competitiveness",
+                status=ScoreStatus.OK,
+                value=0.2,
+                weight=0.1,
+                effective_weight=0.1,
+                facts={"market_median_ppm": market_median, "competitors": 12},
+                reason="competitiveness reason",
+            )
+        )
     return ScoreBreakdown(chan_id=CHAN, total=total, known_weight=known, scores=scores)
 
 
@@ -44,6 +59,8 @@ def facts(
     age: float | None = 200.0,
     total: float = 0.5,
     activity: float | None = 0.3,
+    fee_age: float | None = None,
+    market_median: float | None = None,
     **channel_fields,
 ) -> ChannelFacts:
     channel = make_channel(
@@ -55,12 +72,34 @@ def facts(
         local_reserve_sat=10_000,
         **channel_fields,
     )
-    return ChannelFacts(channel=channel, breakdown=breakdown(total, activity), flow=flow, age_days=age)
+    return ChannelFacts(
+        channel=channel,
+        breakdown=breakdown(total, activity, market_median=market_median),
+        flow=flow,
+        age_days=age,
+        fee_age_days=fee_age,
+    )
+
+
+def lowering_max_htlc() -> Profile:
+    """The balanced profile with the opt-in max HTLC rule on (off in the shipped profiles)."""
+    profile = balanced_profile()
+    return profile.model_copy(
+        update={"decisions": profile.decisions.model_copy(update={"lower_max_htlc": True})}
+    )
 
 
 @pytest.fixture
 def engine():
-    return DecisionEngine(balanced_profile(), NodeCapabilities())
+    return DecisionEngine(lowering_max_htlc(), NodeCapabilities())
+
+
+def test_the_shipped_profile_leaves_max_htlc_alone():
+    # Opt-in: a lowered max HTLC is never raised again with the balance (README, "Does it earn more?").
+    decision = DecisionEngine(balanced_profile(), NodeCapabilities()).decide(
+        facts(300_000, FlowStats(out_count=5, recent_out_count=1))
+    )
+    assert decision.kind is DecisionKind.HOLD
 
 
 def test_raise_when_depleted_and_outflow_continues(engine):
@@ -102,8 +141,34 @@ def test_inbound_discount_when_depleted_without_outflow(engine):
     assert -decision.proposed_policy.inbound_fee_rate_ppm <= decision.proposed_policy.fee_rate_ppm
 
 
+def test_an_inbound_discount_is_sized_on_the_cheapest_exit():
+    # LND takes the discount off whatever channel the payment leaves by: sized on this channel's 500 ppm,
+    # it would make a forward out through a 60 ppm channel free.
+    depleted = facts(50_000, FlowStats(out_count=3, recent_out_count=0))
+    cheap_exit = DecisionEngine(balanced_profile(), NodeCapabilities(), cheapest_exit_ppm=60)
+    decision = cheap_exit.decide(depleted)
+    assert decision.kind is DecisionKind.SET_INBOUND_DISCOUNT
+    assert decision.proposed_policy.inbound_fee_rate_ppm == -15  # 25 % of 60
+    # With an exit at 3 ppm no discount is left to give: the channel is held (or gets another rule).
+    free_exit = DecisionEngine(balanced_profile(), NodeCapabilities(), cheapest_exit_ppm=3)
+    assert free_exit.decide(depleted).kind is not DecisionKind.SET_INBOUND_DISCOUNT
+
+
+def test_a_cut_stops_at_what_the_node_earns_per_unit():
+    # A forward out of this channel spends inbound liquidity the node's other forwards sell for 417.5 ppm.
+    earning = DecisionEngine(balanced_profile(), NodeCapabilities(), earned_fee_ppm=417.5)
+    idle = FlowStats(out_count=0, recent_out_count=0)
+    assert earning.decide(facts(950_000, idle)).proposed_policy.fee_rate_ppm == 420  # not 360
+    held = earning.decide(facts(950_000, idle, fee=400))
+    assert held.kind is DecisionKind.HOLD
+    assert (
+        "400 ppm is already at or below what the node's forwards earned on average (418 ppm"
+        in held.reasons[0]
+    )
+
+
 def test_no_inbound_discount_when_backend_cannot_set_it():
-    engine = DecisionEngine(balanced_profile(), NodeCapabilities(inbound_fees=False))
+    engine = DecisionEngine(lowering_max_htlc(), NodeCapabilities(inbound_fees=False))
     decision = engine.decide(facts(50_000, FlowStats(out_count=3, recent_out_count=0)))
     assert decision.kind is DecisionKind.SET_MAX_HTLC  # next rule: max HTLC far above usable outbound
     assert decision.proposed_policy.max_htlc_msat == 40_000_000  # usable 40,000 sat
@@ -149,11 +214,41 @@ def test_young_channels_are_not_cut_for_a_quiet_week(engine):
     )
 
 
-def test_policy_outside_the_limits_is_held_with_the_reason(engine):
-    policy = ChannelPolicy(fee_rate_ppm=500, time_lock_delta=222, max_htlc_msat=990_000_000)
+def test_fee_rate_outside_the_limits_is_held_with_the_reason(engine):
+    policy = ChannelPolicy(fee_rate_ppm=3_200, time_lock_delta=40, max_htlc_msat=990_000_000)
     decision = engine.decide(facts(50_000, FlowStats(out_count=20, recent_out_count=6), local_policy=policy))
     assert decision.kind is DecisionKind.HOLD
-    assert "time_lock_delta 222 is above the maximum 144" in decision.reasons[0]
+    assert "fee_rate_ppm 3200 is above the maximum 2500" in decision.reasons[0]
+
+
+def test_other_fields_outside_the_limits_do_not_stop_a_fee_change(engine):
+    # A time lock or min_htlc the operator set outside the limits is left as it is; the fee still moves.
+    policy = ChannelPolicy(fee_rate_ppm=500, time_lock_delta=222, min_htlc_msat=0, max_htlc_msat=990_000_000)
+    decision = engine.decide(facts(50_000, FlowStats(out_count=20, recent_out_count=6), local_policy=policy))
+    assert decision.kind is DecisionKind.RAISE_FEE
+    assert decision.changed_fields == ["fee_rate_ppm"]
+
+
+def test_a_cut_waits_for_a_full_idle_week_at_the_current_fee(engine):
+    idle = FlowStats(out_count=0, recent_out_count=0)
+    recent = engine.decide(facts(950_000, idle, fee_age=3.0))
+    assert recent.kind is DecisionKind.HOLD
+    assert "the fee changed 3.0 days ago; a cut needs 7 idle days at the current fee" in recent.reasons[0]
+    assert engine.decide(facts(950_000, idle, fee_age=7.0)).kind is DecisionKind.LOWER_FEE
+
+
+def test_a_cut_stops_at_the_median_fee_into_the_peer(engine):
+    idle = FlowStats(out_count=0, recent_out_count=0)
+    # 500 ppm would be cut to 360; the market into the peer has a median of 420: the cut stops there.
+    decision = engine.decide(facts(950_000, idle, market_median=417.5))
+    assert decision.kind is DecisionKind.LOWER_FEE
+    assert decision.proposed_policy.fee_rate_ppm == 420
+    # At or below the median nothing is cut: the idleness is not the price's fault.
+    held = engine.decide(facts(950_000, idle, fee=400, market_median=417.5))
+    assert held.kind is DecisionKind.HOLD
+    assert "400 ppm is already at or below the median 417.5 ppm" in held.reasons[0]
+    # Just above the median, a cut to it would be too small to be worth an update: held too.
+    assert engine.decide(facts(950_000, idle, fee=425, market_median=417.5)).kind is DecisionKind.HOLD
 
 
 def test_suggest_close_for_old_idle_low_scoring_channel(engine):
@@ -188,7 +283,7 @@ def test_without_forwarding_history_fees_are_held(engine):
     decision = engine.decide(facts(50_000, None, activity=None))
     assert decision.kind is DecisionKind.SET_MAX_HTLC  # max HTLC needs no flow confirmation
     only_fee_rules = DecisionEngine(
-        balanced_profile(), NodeCapabilities(htlc_limits=False, inbound_fees=False)
+        lowering_max_htlc(), NodeCapabilities(htlc_limits=False, inbound_fees=False)
     )
     held = only_fee_rules.decide(facts(50_000, None, activity=None))
     assert held.kind is DecisionKind.HOLD

@@ -17,7 +17,7 @@ from app.sandbox.state import generate_sandbox_state
 from app.settings import Settings
 from app.storage.database import Storage, open_storage
 from app.storage.embedded import EmbeddedMongo
-from tests.factories import balanced_profile
+from tests.factories import service_profile
 
 # Per session, so two runs against one real MongoDB never share a database.
 SESSION_TAG = secrets.token_hex(4)
@@ -77,7 +77,7 @@ async def second_client(storage: Storage, mongo_url: str) -> AsyncIterator[Stora
 
 @pytest.fixture(scope="session")
 def cycle_report() -> CycleReport:
-    """A real shadow cycle: the 35-channel hub of a 300-node synthetic graph (every decision kind)."""
+    """A real shadow cycle: the 35-channel hub of a 300-node synthetic graph, as the services under test run it."""
     graph = generate_graph(seed=3, node_count=300, channel_count=900)
     state = generate_sandbox_state(graph, 0, seed=3)
-    return run_cycle(state.snapshot(), graph, compute_centrality(graph), balanced_profile())
+    return run_cycle(state.snapshot(), graph, compute_centrality(graph), service_profile())
