@@ -56,7 +56,8 @@ def main() -> int:
     settings = get_settings()
     graph = load_graph_for_cli(None, settings)
     node = graph.find_node(args.node)
-    config = SimulationConfig(days=args.days, seed=args.seed, payments_per_s=args.rate)
+    # No warm-up: the target is a 30-day run (the comparison's week of warm-up adds its own 7 days).
+    config = SimulationConfig(days=args.days, seed=args.seed, payments_per_s=args.rate, warmup_days=0)
     strategy = make_strategy(
         args.strategy,
         args.seed,

@@ -3,9 +3,10 @@
 Usage: .venv/bin/python scripts/compare_strategies.py [--nodes ACINQ ...] [--seeds 1 2 3] [--days 30]
        [--rate 0.05] [--demand capacity] [--strategies ...] [--out results.json]
        .venv/bin/python scripts/compare_strategies.py --from-json a.json b.json   # tables of saved runs
-Without --nodes it takes the largest hub (ACINQ), the largest node with 50-200 channels and the largest
-with 5-20 channels (by capacity). Runs of one node share their routing tables (the network outside the
-focal node never changes), and every strategy sees the same payments for a seed.
+Without --nodes it takes the node with the most channels (ACINQ) and the best-earning nodes with 50-200
+and 5-20 channels in a short static run with seed 0 (--scout-days; the earners are printed). Runs of one
+node share their routing tables (the network outside the focal node never changes), and every strategy
+sees the same payments for a seed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,19 +26,26 @@ from app.engine.profile import load_profiles
 from app.graph.centrality import CentralityScores, centrality_for
 from app.graph.model import ChannelGraph
 from app.settings import get_settings
+from app.simulation.payments import PaymentStats
 from app.simulation.report import calibration_table, mean_ci, result_document, run_table
+from app.simulation.scout import SIZE_CLASSES, earners, hub, pick_focal_nodes
 from app.simulation.simulator import RunResult, routing_tables, seeded_network, simulate, stderr_progress
 from app.simulation.strategies import STRATEGY_NAMES, make_strategy
+from app.simulation.strategies.static import StaticFees
 
 
-def default_nodes(graph: ChannelGraph) -> list[int]:
-    """The biggest hub, the biggest 50-200-channel router and the biggest 5-20-channel node, by capacity."""
-    degrees, capacity = graph.degrees, graph.node_capacity_sat
-    picks = [int(degrees.argmax())]
-    for low, high in ((50, 200), (5, 20)):
-        candidates = np.flatnonzero((degrees >= low) & (degrees <= high))
-        picks.append(int(candidates[np.argmax(capacity[candidates])]))
-    return picks
+def scouted_nodes(graph: ChannelGraph, args: argparse.Namespace) -> list[int]:
+    """The hub and the best-earning router and small node of a short static run with seed 0 (printed)."""
+    config = replace(config_from(args, 0), days=args.scout_days, warmup_days=0)
+    note(f"scouting: {args.scout_days} days of static fees with seed 0 to find nodes that earn")
+    stats = PaymentStats()
+    simulate(graph, hub(graph), StaticFees(), config, stats=stats)
+    for label, low, high in SIZE_CLASSES:
+        note(f"  {label} ({low}-{high} channels), best earners: forwards, fees sat, channels, alias")
+        for earner in earners(graph, stats, low, high)[:5]:
+            alias = graph.aliases[earner.node] or graph.pubkeys[earner.node][:20]
+            note(f"    {earner.forwards:>6} {earner.fees_msat // 1000:>8,} {earner.channels:>4}  {alias}")
+    return [node for _, node in pick_focal_nodes(graph, stats)]
 
 
 def summary_table(results: list[RunResult]) -> str:
@@ -82,6 +91,12 @@ def main() -> int:
     parser.add_argument(
         "--nodes", nargs="*", help="focal nodes by alias or pubkey (default: hub, router, small)"
     )
+    parser.add_argument(
+        "--scout-days",
+        type=int,
+        default=3,
+        help="days of the static run that picks the router and the small node when --nodes is not given",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds")
     parser.add_argument("--strategies", nargs="+", choices=STRATEGY_NAMES, default=list(STRATEGY_NAMES))
     parser.add_argument("--out", type=Path, default=Path("compare_strategies.json"), help="JSON results file")
@@ -103,7 +118,7 @@ def main() -> int:
         return 0
     settings = get_settings()
     graph = load_graph_for_cli(args.graph, settings)
-    nodes = [graph.find_node(n) for n in args.nodes] if args.nodes else default_nodes(graph)
+    nodes = [graph.find_node(n) for n in args.nodes] if args.nodes else scouted_nodes(graph, args)
     profiles = load_profiles(settings.thresholds_file)
     centrality: list[CentralityScores] = []
 

@@ -25,6 +25,12 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--graph", type=Path, help="LND GET /v1/graph JSON (.json or .json.gz)")
     parser.add_argument("--days", type=int, default=defaults.days, help="simulated days")
     parser.add_argument(
+        "--warmup-days",
+        type=int,
+        default=defaults.warmup_days,
+        help="days under the snapshot's fees before the strategy takes over (gives it a forwarding history)",
+    )
+    parser.add_argument(
         "--rate", type=float, default=defaults.payments_per_s, help="network payments per second"
     )
     parser.add_argument(
@@ -55,6 +61,7 @@ def config_from(args: argparse.Namespace, seed: int) -> SimulationConfig:
     """A SimulationConfig from parsed flags."""
     return SimulationConfig(
         days=args.days,
+        warmup_days=args.warmup_days,
         seed=seed,
         payments_per_s=args.rate,
         demand=DemandModel(args.demand),
@@ -91,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     profiles = load_profiles(settings.thresholds_file)
     strategy = make_strategy(args.strategy, args.seed, profiles, lambda: centrality_for(graph, settings))
     note(
-        f"simulating {args.days} days on {graph.source} ({graph.node_count} nodes, {graph.edge_count} channels)"
+        f"simulating {args.warmup_days} + {args.days} days on {graph.source} "
+        f"({graph.node_count} nodes, {graph.edge_count} channels)"
     )
     result = simulate(graph, node, strategy, config_from(args, args.seed), progress=stderr_progress)
     if args.json:

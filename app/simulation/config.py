@@ -20,6 +20,10 @@ class SimulationConfig:
 
     days: int = 30
     seed: int = 1
+    # Days of routing under the snapshot's fees before the strategy takes over: a real node that switches
+    # strategies has a forwarding history, and a strategy that reads one (ours, LNDg) must not take an
+    # empty history for a week of idleness. Metrics count from the strategy's first day only.
+    warmup_days: int = 7
     # Network-wide payments per second. River reported ~2.5/s across its own traffic (Aug 2023); the default
     # simulates a sample of that so a 30-day run stays quick; revenue scales with it, comparisons do not.
     payments_per_s: float = 0.05

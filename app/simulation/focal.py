@@ -67,6 +67,8 @@ class FocalNode:
     updates: list[PolicyUpdate] = field(default_factory=list)
     revenue_msat: int = 0
     volume_msat: int = 0
+    counted_from: int = 0  # forwards and failures before these indices happened in the warm-up
+    failures_counted_from: int = 0
     _by_half: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -74,6 +76,21 @@ class FocalNode:
         for channel in self.channels:
             self._by_half[channel.out_half] = channel.index
             self._by_half[channel.out_half ^ 1] = channel.index
+
+    def start_counting(self) -> None:
+        """The strategy takes over: revenue, volume and the counted forwards and failures start from here."""
+        self.counted_from, self.failures_counted_from = len(self.forwards), len(self.failures)
+        self.revenue_msat = self.volume_msat = 0
+
+    @property
+    def counted_forwards(self) -> list[ForwardRecord]:
+        """Forwards since the strategy took over."""
+        return self.forwards[self.counted_from :]
+
+    @property
+    def counted_failures(self) -> int:
+        """Failed forwards since the strategy took over."""
+        return len(self.failures) - self.failures_counted_from
 
     def forwarded(
         self, now_s: float, in_half: int, out_half: int, amt_in: int, amt_out: int, fee: int

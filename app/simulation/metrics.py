@@ -47,7 +47,7 @@ def top_channels(focal: FocalNode, network: SimNetwork, count: int = 10) -> list
     """The channels that earned most (out side), with their forwards and fee rate at the end of the run."""
     revenue: dict[int, int] = {}
     forwards: dict[int, int] = {}
-    for forward in focal.forwards:
+    for forward in focal.counted_forwards:
         revenue[forward.out_channel] = revenue.get(forward.out_channel, 0) + forward.fee_msat
         forwards[forward.out_channel] = forwards.get(forward.out_channel, 0) + 1
     best = sorted(revenue, key=lambda index: -revenue[index])[:count]
@@ -76,14 +76,14 @@ def run_metrics(
     revenue_sat = focal.revenue_msat / 1000
     depleted, full = sampler.shares()
     channels = len(focal.channels)
-    forward_amounts = [f.amt_out_msat / 1000 for f in focal.forwards]
+    forward_amounts = [f.amt_out_msat / 1000 for f in focal.counted_forwards]
     fee_ppm = np.asarray(stats.fee_ppm) if stats.fee_ppm else np.zeros(1)
     return {
         "focal": {
             "channels": channels,
             "capacity_sat": capacity_sat,
             "revenue_msat": focal.revenue_msat,
-            "forwards": len(focal.forwards),
+            "forwards": len(focal.counted_forwards),
             "volume_sat": focal.volume_msat // 1000,
             "median_forward_sat": float(np.median(forward_amounts)) if forward_amounts else 0.0,
             "effective_fee_ppm": focal.revenue_msat * 1e6 / focal.volume_msat if focal.volume_msat else 0.0,
@@ -93,7 +93,7 @@ def run_metrics(
             "full_share": full,
             "policy_updates": len(focal.updates),
             "updates_per_channel_day": len(focal.updates) / max(channels, 1) / config.days,
-            "failed_forwards": len(focal.failures),
+            "failed_forwards": focal.counted_failures,
             "top_channels": top_channels(focal, network),
         },
         "network": {

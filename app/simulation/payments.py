@@ -36,6 +36,9 @@ class PaymentStats:
     fee_ppm: list[float] = field(default_factory=list)  # per successful payment, for the median
     failures: Counter[str] = field(default_factory=Counter)  # failed payments by final cause
     hop_failures: Counter[str] = field(default_factory=Counter)  # failed attempts by cause
+    # Every node's forwards and fee income, to find the nodes that earn (scripts/compare_strategies.py).
+    node_forwards: Counter[int] = field(default_factory=Counter)
+    node_fees_msat: Counter[int] = field(default_factory=Counter)
 
 
 NO_ROUTE = "no_route"  # no route at all for the amount
@@ -172,12 +175,14 @@ class PaymentSender:
         for half, carried in zip(used, amounts, strict=True):
             local[half] -= carried
             local[half ^ 1] += carried
+        stats = self.stats
         for hop in range(1, len(used)):
+            stats.node_forwards[nodes[hop]] += 1
+            stats.node_fees_msat[nodes[hop]] += fees[hop]
             if nodes[hop] == self.focal:
                 self.sink.forwarded(
                     now_s, used[hop - 1], used[hop], amounts[hop - 1], amounts[hop], fees[hop]
                 )
-        stats = self.stats
         stats.succeeded += 1
         paid = amounts[0] - amount
         stats.amount_msat += amount

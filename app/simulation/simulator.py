@@ -18,7 +18,7 @@ from app.simulation.demand import DAY_S, Demand
 from app.simulation.focal import FocalNode, PolicyUpdate, focal_node
 from app.simulation.metrics import BalanceSampler, run_metrics
 from app.simulation.network import SimNetwork, build_network
-from app.simulation.payments import PaymentSender
+from app.simulation.payments import PaymentSender, PaymentStats
 from app.simulation.refill import LiquidityRefill
 from app.simulation.routing import RouteFinder, RoutingTables
 from app.simulation.strategies.base import ChannelState, FeeStrategy, StrategyView
@@ -63,8 +63,13 @@ def simulate(
     config: SimulationConfig,
     tables: RoutingTables | None = None,
     progress: Progress | None = None,
+    stats: PaymentStats | None = None,
 ) -> RunResult:
-    """Run `config.days` days; the strategy sets the focal node's policies at the start of every day."""
+    """Run `config.warmup_days` under the snapshot's fees, then `config.days` with the strategy deciding daily.
+
+    Every metric counts the strategy's days only. `stats`, when given, receives the network-wide counters
+    of those days (every node's forwards and fees included).
+    """
     started = time.perf_counter()
     network = seeded_network(graph, config)
     tables = tables or routing_tables(network, focal_index, config)
@@ -74,11 +79,17 @@ def simulate(
     demand = Demand(network, focal_index, config)
     sampler = BalanceSampler(network, focal)
     refill = LiquidityRefill(network, focal_index, config.refill_half_life_s)
-    for day in range(config.days):
+    for day in range(-config.warmup_days, config.days):
         day_start = float(SNAPSHOT_NOW_S + day * DAY_S)
-        if _apply(strategy.decide(_view(network, focal, day_start, day)), network, focal, day_start):
+        if day == 0:  # the strategy takes over: count from here
+            focal.start_counting()
+            sender.stats = stats if stats is not None else PaymentStats()
+            sampler = BalanceSampler(network, focal)
+        if day >= 0 and _apply(
+            strategy.decide(_view(network, focal, day_start, day)), network, focal, day_start
+        ):
             finder.focal_policy_changed()
-        payments = demand.day(day)
+        payments = demand.day(day + config.warmup_days)
         times = (payments.times_s + day_start).tolist()
         next_sample = day_start
         for when, payer, payee, amount in zip(
@@ -94,11 +105,16 @@ def simulate(
                 next_sample += config.sample_every_s
             sender.pay(when, payer, payee, amount)
         if progress:
-            stats = sender.stats
+            counted = sender.stats
+            phase = (
+                f"warm-up day {day + config.warmup_days + 1}/{config.warmup_days}"
+                if day < 0
+                else (f"day {day + 1}/{config.days}")
+            )
             progress(
-                f"{strategy.name} {focal.alias or focal.pubkey[:16]} seed {config.seed}: day {day + 1}/{config.days}"
-                f" payments {stats.payments:,} attempts {stats.attempts:,} success "
-                f"{stats.succeeded / max(stats.payments, 1):.1%} focal revenue {focal.revenue_msat // 1000:,} sat"
+                f"{strategy.name} {focal.alias or focal.pubkey[:16]} seed {config.seed}: {phase}"
+                f" payments {counted.payments:,} attempts {counted.attempts:,} success "
+                f"{counted.succeeded / max(counted.payments, 1):.1%} focal revenue {focal.revenue_msat // 1000:,} sat"
                 f" ({time.perf_counter() - started:.0f} s)"
             )
     seconds = time.perf_counter() - started
