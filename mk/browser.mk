@@ -1,6 +1,6 @@
 # The dashboard in a real headless Chromium (tests/dashboard/test_browser.py, docs/DASHBOARD.md): Debian's
 # chromium, installed only when missing (Playwright drives it; no browser is downloaded). Screenshots land in
-# tmp/artifacts/dashboard/ and docs/img/dashboard-*.png.
+# tmp/artifacts/dashboard/ (and refresh docs/img/dashboard-*.png with UPDATE_DOC_IMAGES=1).
 .PHONY: test-browser browser-tools
 
 browser-tools:

@@ -26,6 +26,7 @@ from app.services.node_settings import parse_node_settings
 from app.services.nodes import NodeService
 from app.services.rollout import RolloutService, RolloutStatus
 from app.services.runtime import ServiceRuntime
+from app.storage.decisions import DecisionSummary
 from app.storage.records import DecisionRecord, MetricPoint, NodeRecord, PolicyRecord
 from app.storage.shadow_report import ShadowReport
 
@@ -130,25 +131,10 @@ class DashboardReads:
         decisions = await self._latest_decisions(node)
         return [_row(channel, decisions.get(channel["chan_id"])) for channel in channels]
 
-    async def _latest_decisions(self, node: NodeRecord) -> dict[str, DecisionRecord]:
-        """The newest cycle's decisions by chan_id (the list comes newest first, one cycle after another).
-
-        Read as records, not as the API's JSON page: the page would be serialised here only to be parsed again.
-        """
-        found: dict[str, DecisionRecord] = {}
-        cycle: str | None = None
-        cursor: str | None = None
-        for _ in range(MAX_PAGES):
-            page = await self.cycles.decisions(node, None, None, PAGE, cursor)
-            for record in page.items:
-                cycle = cycle or record.cycle_id
-                if record.cycle_id != cycle:
-                    return found
-                found.setdefault(record.chan_id, record)
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-        return found
+    async def _latest_decisions(self, node: NodeRecord) -> dict[str, DecisionSummary]:
+        """The newest cycle's decisions by chan_id, as much of each as the table shows."""
+        summaries = await self.runtime.storage.decisions.latest_cycle_summaries(node.tenant_id, node.id)
+        return {summary.chan_id: summary for summary in summaries}
 
     # --- the overview -----------------------------------------------------------------------------------
 
@@ -284,20 +270,19 @@ class DashboardReads:
         return page.items
 
 
-def _row(channel: dict[str, Any], record: DecisionRecord | None) -> ChannelRow:
+def _row(channel: dict[str, Any], record: DecisionSummary | None) -> ChannelRow:
     """A table row from a channel view (as the API lists it) and the latest cycle's decision for it."""
     score = channel.get("score") or {}
     row: dict[str, Any] = {}
     if record is not None:
-        validation = record.validation
         row = {
             "decision_id": record.id,
             "kind": record.kind.value,
             "status": record.status.value,
-            "proposed_fee_ppm": record.decision.proposed_policy.fee_rate_ppm,
-            "confidence": record.decision.confidence,
-            "verdict": validation.verdict.value if validation else None,
-            "issues": tuple(code.value for code in validation.codes) if validation else (),
+            "proposed_fee_ppm": record.proposed_fee_ppm,
+            "confidence": record.confidence,
+            "verdict": record.verdict.value if record.verdict else None,
+            "issues": record.issue_codes,
         }
     return ChannelRow(
         chan_id=channel["chan_id"],

@@ -34,6 +34,36 @@ async def test_a_cycle_s_decisions_round_trip_exactly(storage: Storage, cycle_re
         await storage.decisions.get("t1", "missing")
 
 
+async def test_the_latest_cycle_s_summaries_carry_what_a_table_shows(
+    storage: Storage, cycle_report: CycleReport
+):
+    older = builders.decisions(cycle_report, "t1", "n1", "c1")
+    newer = [
+        DecisionRecord.from_decision(
+            tenant_id="t1",
+            node_id="n1",
+            cycle_id="c2",
+            decision=r.decision,
+            validation=r.validation,
+            created_at=r.created_at + timedelta(hours=1),
+        )
+        for r in older
+    ]
+    await storage.decisions.add_many(older + newer + builders.decisions(cycle_report, "t2", "n1", "c3"))
+    summaries = await storage.decisions.latest_cycle_summaries("t1", "n1")
+    assert {s.cycle_id for s in summaries} == {"c2"} and len(summaries) == len(newer)
+    by_id = {r.id: r for r in newer}
+    for summary in summaries:
+        record = by_id[summary.id]
+        assert (summary.chan_id, summary.kind, summary.status) == (record.chan_id, record.kind, record.status)
+        assert summary.proposed_fee_ppm == record.decision.proposed_policy.fee_rate_ppm
+        assert summary.confidence == record.decision.confidence
+        assert record.validation is not None and summary.verdict is record.validation.verdict
+        assert summary.issue_codes == tuple(code.value for code in record.validation.codes)
+    assert any(summary.issue_codes for summary in summaries)  # refused ones keep their codes
+    assert await storage.decisions.latest_cycle_summaries("t1", "no-such-node") == []
+
+
 async def test_list_filters_by_status_kind_cycle_and_node(storage: Storage, cycle_report: CycleReport):
     records = builders.decisions(cycle_report, "t1", "n1") + builders.decisions(
         cycle_report, "t1", "n2", "c2"
