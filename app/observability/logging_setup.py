@@ -98,12 +98,28 @@ class RedactSecrets(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         for name in extra_fields(record):
-            value = getattr(record, name)
-            if not isinstance(value, int | float | bool | None):
-                setattr(record, name, redact(str(value)))
+            setattr(record, name, _redacted(getattr(record, name)))
         record.request_id = current_request_id.get()
         record.tenant_id = current_tenant_id.get()
         return True
+
+
+def _redacted(value: Any) -> Any:
+    """`value` with every string in it redacted, keeping its shape (an audit dict stays a dict in JSON)."""
+    if value is None or isinstance(value, int | float | bool):
+        return value
+    if isinstance(value, dict):
+        return {redact(str(key)): _labelled(str(key), item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return redact(str(value))
+
+
+def _labelled(label: str, value: Any) -> Any:
+    """A dict item: redacted whole when its key labels a secret (`{"macaroon": "..."}`), else like any value."""
+    if isinstance(value, str) and redact(f"{label}={value}") != f"{label}={redact(value)}":
+        return REDACTED
+    return _redacted(value)
 
 
 def extra_fields(record: logging.LogRecord) -> Iterable[str]:
