@@ -16,7 +16,7 @@ from app.engine.heuristics.base import clamp
 from app.engine.profile import Profile
 from app.engine.rounding import clean_ceil, clean_floor, floor_two_significant_sat
 from app.policy.limits import ValidationContext
-from app.policy.validator import PolicyValidator
+from app.policy.validator import PolicyValidator, binds_write
 
 
 @dataclass(frozen=True)
@@ -145,22 +145,23 @@ class DecisionEngine:
         return self._make(facts, DecisionKind.HOLD, facts.policy, 0.5, [f"{why}: no fee change"])
 
     def _outside_limits(self, facts: ChannelFacts) -> Decision | None:
-        """Hold a channel whose fee rate is already outside the bounds: no step from there can pass.
+        """Hold a channel whose policy breaks a limit any fee change answers for: no step from there can pass.
 
-        Other fields outside the limits (a min_htlc of 0, say) do not stop a fee change: a write is judged
-        only on the fields it moves.
+        That is the fee rate's bounds and the rules pairing it with another field (an inbound discount larger
+        than the fee). Other fields outside the limits (a min_htlc of 0, say) do not stop a fee change: a
+        write is judged only on the fields it moves.
         """
         issues = [
             issue
             for issue in self.validator.policy_issues(
                 facts.policy, ValidationContext.of_channel_size(facts.channel)
             )
-            if issue.field == "fee_rate_ppm"
+            if binds_write(issue, {"fee_rate_ppm"})
         ]
         if not issues:
             return None
         reasons = [
-            "the current fee rate is outside the safety limits, so no automatic fee change can pass: "
+            "the current policy breaks a limit every fee change answers for, so no automatic fee change can pass: "
             + "; ".join(issue.message for issue in issues)
             + " (fix it by hand or widen the limits)"
         ]

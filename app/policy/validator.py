@@ -41,7 +41,7 @@ _PAIRED = {
 }
 
 
-def _moved_by_write(issue: ValidationIssue, changed: set[str]) -> bool:
+def binds_write(issue: ValidationIssue, changed: set[str]) -> bool:
     """Whether a write that changes `changed` is answerable for `issue` (an issue without a field always is)."""
     if issue.field is None or issue.field in changed:
         return True
@@ -105,7 +105,7 @@ class PolicyValidator:
                 *self._check_htlc(old, new, context),
                 *self._check_inbound(new),
             )
-            if _moved_by_write(issue, changed)
+            if binds_write(issue, changed)
         ]
         return [
             *self._check_channel(decision.chan_id),
