@@ -174,10 +174,11 @@ def test_redact_leaves_ordinary_text_alone():
 
 
 def test_structured_extras_keep_their_shape_and_labelled_values_are_redacted(log, capsys):
-    audit = {"tenant_id": "alice", "outcome": "decrypted", "count": 3, "nested": {"macaroon": "short-secret"}}
+    nested = {"macaroon": "short-secret"}
+    audit = {"tenant_id": "alice", "outcome": "decrypted", "count": 3, "nested": nested}
     log.info("audited", extra={"audit": audit, "headers": {"x-api-key": "not-long-but-secret"}})
     line = json.loads(capsys.readouterr().err)
     assert line["audit"]["tenant_id"] == "alice" and line["audit"]["count"] == 3  # still an object
     assert line["audit"]["nested"]["macaroon"] == REDACTED
     assert line["headers"]["x-api-key"] == REDACTED
-    assert audit["nested"]["macaroon"] == "short-secret"  # the caller's own dict is left alone
+    assert nested["macaroon"] == "short-secret"  # the caller's own dict is left alone
