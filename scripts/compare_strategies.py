@@ -4,9 +4,9 @@ Usage: .venv/bin/python scripts/compare_strategies.py [--nodes ACINQ ...] [--see
        [--rate 0.05] [--demand capacity] [--strategies ...] [--out results.json]
        .venv/bin/python scripts/compare_strategies.py --from-json a.json b.json   # tables of saved runs
 Without --nodes it takes the node with the most channels (ACINQ) and the best-earning nodes with 50-200
-and 5-20 channels in a short static run with seed 0 (--scout-days; the earners are printed). Runs of one
-node share their routing tables (the network outside the focal node never changes), and every strategy
-sees the same payments for a seed.
+and 5-20 channels that forward at least twice per channel in a short static run with seed 0 (--scout-days,
+--scout-min-forwards-per-channel; the earners are printed). Runs of one node share their routing tables
+(the network outside the focal node never changes), and every strategy sees the same payments for a seed.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from app.graph.model import ChannelGraph
 from app.settings import get_settings
 from app.simulation.payments import PaymentStats
 from app.simulation.report import calibration_table, mean_ci, result_document, run_table
-from app.simulation.scout import SIZE_CLASSES, earners, hub, pick_focal_nodes
+from app.simulation.scout import MIN_FORWARDS_PER_CHANNEL, SIZE_CLASSES, earners, hub, pick_focal_nodes
 from app.simulation.simulator import RunResult, routing_tables, seeded_network, simulate, stderr_progress
 from app.simulation.strategies import STRATEGY_NAMES, make_strategy
 from app.simulation.strategies.static import StaticFees
@@ -38,14 +38,17 @@ def scouted_nodes(graph: ChannelGraph, args: argparse.Namespace) -> list[int]:
     """The hub and the best-earning router and small node of a short static run with seed 0 (printed)."""
     config = replace(config_from(args, 0), days=args.scout_days, warmup_days=0)
     note(f"scouting: {args.scout_days} days of static fees with seed 0 to find nodes that earn")
+    note(
+        f"  picked: the best earner with at least {args.scout_min_forwards_per_channel:g} forwards per channel"
+    )
     stats = PaymentStats()
     simulate(graph, hub(graph), StaticFees(), config, stats=stats)
     for label, low, high in SIZE_CLASSES:
         note(f"  {label} ({low}-{high} channels), best earners: forwards, fees sat, channels, alias")
-        for earner in earners(graph, stats, low, high)[:5]:
+        for earner in earners(graph, stats, low, high, args.scout_min_forwards_per_channel)[:5]:
             alias = graph.aliases[earner.node] or graph.pubkeys[earner.node][:20]
             note(f"    {earner.forwards:>6} {earner.fees_msat // 1000:>8,} {earner.channels:>4}  {alias}")
-    return [node for _, node in pick_focal_nodes(graph, stats)]
+    return [node for _, node in pick_focal_nodes(graph, stats, args.scout_min_forwards_per_channel)]
 
 
 def summary_table(results: list[RunResult]) -> str:
@@ -90,6 +93,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--nodes", nargs="*", help="focal nodes by alias or pubkey (default: hub, router, small)"
+    )
+    parser.add_argument(
+        "--scout-min-forwards-per-channel",
+        type=float,
+        default=MIN_FORWARDS_PER_CHANNEL,
+        help="forwards per channel a node needs in the scouting run to be picked",
     )
     parser.add_argument(
         "--scout-days",
