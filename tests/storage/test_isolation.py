@@ -146,6 +146,9 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
             )
         ),
         "DecisionRepository.list": lambda: empty(storage.decisions.list(b, node.id)),
+        "DecisionRepository.latest_cycle_summaries": lambda: empty(
+            storage.decisions.latest_cycle_summaries(b, node.id)
+        ),
         "DecisionRepository.shadow_report": lambda: empty(
             storage.decisions.shadow_report(b, node.id, days=7, now=T0 + timedelta(days=1))
         ),
