@@ -74,12 +74,23 @@ if [ -z "$runner" ] || [ "$skip_build" -eq 0 ] || [ -n "$registry" ]; then
     [ "$dry_run" -eq 1 ] || command -v docker >/dev/null || { echo "docker is required" >&2; exit 1; }
 fi
 [ -f "$here/config/nginx/mcp-api-upstream.conf.template" ] || { echo "missing the upstream template" >&2; exit 1; }
+if [ -z "$runner" ] && [ -f "$env_file" ]; then
+    # Both colours must share one database the containers can reach: loopback inside a container is the
+    # container itself, and without a URL each colour would start its own embedded server on the shared volume.
+    mongo_url=$(sed -n 's/^MCP_MONGODB_URL=//p' "$env_file" | tail -n 1)
+    case $mongo_url in
+        "" | *://127.* | *://localhost* | *://\[::1\]*)
+            echo "MCP_MONGODB_URL in $env_file must name a MongoDB the containers reach (not loopback, not unset)" >&2
+            exit 2 ;;
+    esac
+fi
 
 # The default runner: one container per colour, published on loopback only (nginx is the way in).
 docker_colour() {
     case $1 in
+        # The key files the env file names live in /etc/mcp (docs/OPERATIONS.md), read-only in the container.
         start) run docker run --detach --name "mcp-api-$2" --restart unless-stopped --env-file "$env_file" \
-            --publish "127.0.0.1:$3:8000" --volume mcp-data:/var/lib/mcp "$4" ;;
+            --publish "127.0.0.1:$3:8000" --volume mcp-data:/var/lib/mcp --volume /etc/mcp:/etc/mcp:ro "$4" ;;
         stop) run docker stop --time 30 "mcp-api-$2" && run docker rm "mcp-api-$2" ;;
     esac
 }
@@ -138,14 +149,14 @@ if [ "$dry_run" -eq 0 ] && ! ready "$new_port"; then
 fi
 
 say "switch nginx to $new"
-[ "$dry_run" -eq 1 ] || cp -p "$upstream" "$upstream.previous"
+[ "$dry_run" -eq 1 ] || [ ! -f "$upstream" ] || cp -p "$upstream" "$upstream.previous"
 if ! point_nginx_at "$new_port" || { [ "$dry_run" -eq 0 ] && ! (
     # shellcheck disable=SC2086
     curl -fsS --max-time 5 ${MCP_CURL_OPTIONS:-} "$public_url/health" >/dev/null
 ); }; then
     say "ROLLBACK: nginx could not serve $new; back to $active"
     if [ "$dry_run" -eq 0 ]; then
-        mv "$upstream.previous" "$upstream"
+        [ ! -f "$upstream.previous" ] || mv "$upstream.previous" "$upstream"
         # shellcheck disable=SC2086
         $nginx_reload || true
         # A reload is asynchronous: workers of the switched configuration may still send $new requests.
@@ -159,7 +170,8 @@ fi
 if [ "$active" != none ]; then
     say "drain $active for ${drain} s (requests nginx sent it before the reload), then stop it"
     [ "$dry_run" -eq 1 ] || sleep "$drain"
-    colour stop "$active"
+    # The switch is done and recorded: an old colour that is already gone is a warning, not a failed deploy.
+    colour stop "$active" || say "warning: could not stop $active (already gone?)"
 fi
 if [ -n "$registry" ]; then
     say "push to $registry"

@@ -12,6 +12,7 @@ from starlette.datastructures import FormData
 from app.dashboard.session import SESSION_COOKIE, Session, SessionCodec, same_token
 from app.domain.access import ApiKeyRole
 from app.errors import AuthenticationError, PermissionDeniedError
+from app.observability.request_context import bind_caller
 from app.services.accounts import ROLE_ORDER, AccountService, Principal
 from app.services.runtime import ServiceRuntime
 
@@ -84,6 +85,8 @@ async def visitor(request: Request) -> Visitor:
         raise SignInRequiredError from None
     if principal.tenant_id is None:
         raise SignInRequiredError
+    # As the API does: the tenant on every log line, and the visitor's key redacted from them verbatim.
+    bind_caller(principal.tenant_id, session.api_key)
     return Visitor(principal, session)
 
 

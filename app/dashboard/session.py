@@ -28,6 +28,8 @@ _LABEL = b"mcp-dashboard-session-v1"  # binds the ciphertext to this use of the 
 _NONCE_BYTES = 12
 _MAX_COOKIE_CHARS = 4_000
 
+CLOCK_SKEW_S = 60  # seconds a session may seem issued in the future (replicas' clocks)
+
 
 @dataclass(frozen=True)
 class Session:
@@ -83,6 +85,7 @@ class SessionCodec:
             session = Session(api_key=str(fields["k"]), issued_s=int(fields["i"]), csrf=str(fields["c"]))
         except (binascii.Error, ValueError, InvalidTag, KeyError, TypeError, orjson.JSONDecodeError):
             return None
-        if not 0 <= now_s - session.issued_s <= self.lifetime_s:
+        # A minute's grace before "issued": another replica's clock may run a second behind this one's.
+        if not -CLOCK_SKEW_S <= now_s - session.issued_s <= self.lifetime_s:
             return None
         return session

@@ -36,8 +36,9 @@ SECRET_PATTERNS: Final[tuple[re.Pattern[str], ...]] = (
     re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]+"),
     # A value labelled as a secret: `api_key=x`, `"bot_token": "x"`, `macaroon: x`, `MCP_ADMIN_API_KEY=x`.
     re.compile(r"(?i)(" + _SECRET_NAMES + r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&}]+"),
-    # A Telegram bot token (`123456789:AA...`), also inside a Bot API URL (`/bot123456789:AA.../`).
-    re.compile(r"()(?<!\d)\d{6,12}:[A-Za-z0-9_-]{30,}"),
+    # A Telegram bot token (`123456789:AA...`; ids of 3-20 digits, as our API accepts), also inside a Bot API
+    # URL (`/bot123456789:AA.../`).
+    re.compile(r"()(?<!\d)\d{3,20}:[A-Za-z0-9_-]{30,}"),
     # A macaroon as hex: long runs of hex digits. Pubkeys (66) and hashes (64) are shorter and stay readable.
     re.compile(r"()(?<![0-9a-fA-F])[0-9a-fA-F]{100,}(?![0-9a-fA-F])"),
     # An LND macaroon in base64 (its first bytes, 02 01 03 'lnd', encode as `AgEDbG5k`).

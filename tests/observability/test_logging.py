@@ -69,7 +69,11 @@ def test_one_json_line_per_event_with_the_request_and_tenant_ids(log, capsys):
         "api_key={secret}&node=1",
     ],
 )
-@pytest.mark.parametrize("secret", [MACAROON_HEX, MACAROON_B64, BOT_TOKEN], ids=["hex", "b64", "bot"])
+@pytest.mark.parametrize(
+    "secret",
+    [MACAROON_HEX, MACAROON_B64, BOT_TOKEN, "1234:" + BOT_TOKEN.split(":")[1]],
+    ids=["hex", "b64", "bot", "bot-short-id"],
+)
 def test_secrets_in_a_message_never_reach_the_output(log, capsys, template, secret):
     log.error(template.format(secret=secret))
     log.error("as an argument: %s", template.format(secret=secret))
