@@ -236,9 +236,9 @@ class DecisionEngine:
     def _cut_blocker(self, facts: ChannelFacts) -> str | None:
         """Why an idle full channel's fee may not be cut now (None: it may).
 
-        Both rules come from the simulator's evidence (README, "Does it earn more?"): cuts made every day on
-        the same week of idleness compounded into fees far below the market, which bought forwards at a
-        loss of revenue.
+        All three come from the simulator's evidence (README, "Does it earn more?"): cuts made every day on
+        the same week of idleness compounded into fees far below the market and below what the node earned,
+        which bought forwards at a loss of revenue.
         """
         days = self.profile.activity.recent_days
         if facts.fee_age_days is not None and facts.fee_age_days < days:
