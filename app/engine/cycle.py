@@ -13,7 +13,8 @@ from app.domain.node import NodeInfo
 from app.domain.snapshot import NodeSnapshot
 from app.domain.validation import ValidationResult, Verdict
 from app.engine.context import ScoringContext
-from app.engine.decisions import ChannelFacts, DecisionEngine
+from app.engine.decisions import DecisionEngine
+from app.engine.facts import ChannelFacts
 from app.engine.flow import DAY_S, NO_HISTORY, summarize_forwards
 from app.engine.gc_pause import collector_paused
 from app.engine.heuristics import Heuristic, default_heuristics

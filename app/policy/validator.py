@@ -10,6 +10,7 @@ from app.domain.policy import UNKNOWABLE_FIELDS, ChannelPolicy
 from app.domain.trusted import trusted
 from app.domain.validation import IssueCode, ValidationIssue, ValidationResult, Verdict
 from app.errors import InvalidInputError
+from app.policy.answerable import binds_write
 from app.policy.limits import SECONDS_PER_HOUR, SafetyLimits, ValidationContext, ceil_of_share
 
 WRITING_VERDICTS = frozenset({Verdict.APPROVED, Verdict.NEEDS_APPROVAL})
@@ -29,24 +30,6 @@ def _pct(ratio: float) -> str:
 def _issue(code: IssueCode, message: str, field: str | None = None) -> ValidationIssue:
     """Shorthand for one issue (trusted: the validator writes every code and message itself)."""
     return trusted(ValidationIssue, code=code, message=message, field=field)
-
-
-# Rules between two fields: a write that moves either side is answerable for the pair.
-_PAIRED = {
-    IssueCode.INBOUND_DISCOUNT_EXCEEDS_OUTBOUND: {
-        "inbound_fee_rate_ppm": "fee_rate_ppm",
-        "inbound_base_fee_msat": "base_fee_msat",
-    },
-    IssueCode.MIN_HTLC_ABOVE_MAX_HTLC: {"min_htlc_msat": "max_htlc_msat"},
-}
-
-
-def binds_write(issue: ValidationIssue, changed: set[str]) -> bool:
-    """Whether a write that changes `changed` is answerable for `issue` (an issue without a field always is)."""
-    if issue.field is None or issue.field in changed:
-        return True
-    partner = _PAIRED.get(issue.code, {}).get(issue.field)
-    return partner is not None and partner in changed
 
 
 def _verdict(chan_id: str, verdict: Verdict, issues: list[ValidationIssue]) -> ValidationResult:

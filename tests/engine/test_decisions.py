@@ -8,7 +8,8 @@ from app.domain.capabilities import NodeCapabilities
 from app.domain.decision import DecisionKind
 from app.domain.policy import ChannelPolicy
 from app.domain.scoring import HeuristicScore, ScoreBreakdown, ScoreStatus
-from app.engine.decisions import ChannelFacts, DecisionEngine
+from app.engine.decisions import DecisionEngine
+from app.engine.facts import ChannelFacts
 from app.engine.flow import FlowStats
 from app.engine.profile import Profile
 from tests.factories import balanced_profile, make_channel

@@ -13,7 +13,8 @@ from app.domain.capabilities import NodeCapabilities
 from app.domain.policy import ChannelPolicy
 from app.domain.scoring import HeuristicScore, ScoreBreakdown, ScoreStatus
 from app.domain.validation import Verdict
-from app.engine.decisions import ChannelFacts, DecisionEngine
+from app.engine.decisions import DecisionEngine
+from app.engine.facts import ChannelFacts
 from app.engine.flow import FlowStats
 from app.engine.profile import load_profiles
 from app.policy.limits import SafetyLimits, ValidationContext

@@ -7,7 +7,8 @@ import pytest
 from app.domain.balance import BalanceInterval
 from app.domain.capabilities import NodeCapabilities
 from app.domain.decision import DecisionKind
-from app.engine.decisions import ChannelFacts, DecisionEngine
+from app.engine.decisions import DecisionEngine
+from app.engine.facts import ChannelFacts
 from app.engine.flow import DAY_S, FlowStats, InferredEvidence
 from app.engine.inferred_flow import infer_flows
 from tests.engine.test_decisions import CHAN, breakdown, facts
