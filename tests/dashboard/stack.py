@@ -176,11 +176,12 @@ def running_stack(workdir: Path, mongo_url: str) -> Iterator[Stack]:
             with httpx.Client(
                 base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=120
             ) as api:
-                live = _walk_rollout(api, node_id)
                 node = f"/api/v1/nodes/{node_id}"
-                # A conservative profile needs an operator for every write: its shadow cycle leaves approvals.
-                ok(api.post(f"{node}/backups"), 201)
+                # Before the rollout writes: the live batch's changes would be external changes to this second
+                # registration of the same simulator, held for a week, and could leave it nothing to propose.
                 careful = _careful_node(api, ok(api.get(node))["url"], workdir / "sandbox")
+                live = _walk_rollout(api, node_id)
+                ok(api.post(f"{node}/backups"), 201)
                 operator, viewer = _issue(api, tenant_id, "operator"), _issue(api, tenant_id, "viewer")
             yield Stack(url, node_id, careful, tenant_id, admin_key, operator, viewer, live, macaroons)
         finally:
