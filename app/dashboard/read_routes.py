@@ -37,9 +37,9 @@ async def overview(request: Request, node_id: str) -> Response:
     node = await reads.node(checked_id(node_id, "node id"))
     data = await reads.overview(node)
     charts = {
-        "revenue": bar_chart("Fees earned per day (sat)", data.flow.revenue, "sat"),
-        "forwards": bar_chart("Forwards per day", data.flow.forwards, "forwards"),
-        "balance": line_chart("Local balance at each sync (sat)", data.balances, "sat"),
+        "revenue": bar_chart("Fees earned per day (sat)", data.stored.flow.revenue, "sat"),
+        "forwards": bar_chart("Forwards per day", data.stored.flow.forwards, "forwards"),
+        "balance": line_chart("Local balance at each sync (sat)", data.stored.balances, "sat"),
     }
     return page("overview.html", request, seen, node=node, data=data, charts=charts)
 

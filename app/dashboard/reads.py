@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -15,11 +14,12 @@ from app.dashboard.charts import Point
 from app.dashboard.table import ChannelRow
 from app.domain.access import ApiKeyRole
 from app.domain.decision import DecisionStatus
-from app.errors import DomainError, NotFoundError, UpstreamError
+from app.errors import DomainError, NotFoundError
 from app.nodes.base import NodeClient
 from app.resilience.circuit import CircuitState
 from app.services.accounts import Principal
 from app.services.cycles import CycleService
+from app.services.flow import FLOW_METRIC, DailyFlow
 from app.services.history import SYNC_METRIC
 from app.services.ledger import LedgerService
 from app.services.node_settings import parse_node_settings
@@ -35,22 +35,33 @@ MAX_PAGES = 40  # 20,000 channels or decisions: far beyond the largest node of t
 # What the dashboard remembers per node, in this process, until the node is invalidated (every sync and every
 # write transaction invalidates it; a review drops the tenant's) or this age passes. The age bounds only what no
 # invalidation announces (decisions expiring by age, the gate's clock-driven checks, which move in hours), so
-# it can be long: rebuilding them on a 2,000-channel node reads thousands of decisions (1-2 s in all).
+# it can be long: rebuilding them on a 2,000-channel node reads thousands of decisions.
 ROWS_MAX_AGE_S = 300.0
 GATE_MAX_AGE_S = 300.0
 SHADOW_MAX_AGE_S = 300.0
-FLOW_MAX_AGE_S = 300.0  # forwards per day, read from the node: the chart is at most five minutes old
-FLOW_DAYS = 14
 LAST_CYCLES = 10
+BALANCE_POINTS = 60
 
 
 @dataclass(frozen=True)
 class FlowChart:
-    """Fees earned and forwards per UTC day, or why the node cannot tell."""
+    """Fees earned and forwards per UTC day as the last sync counted them, or why there are none."""
 
     revenue: list[Point]
     forwards: list[Point]
     unavailable: str | None = None
+    as_of: datetime | None = None  # the sync that counted them
+
+
+@dataclass(frozen=True)
+class StoredOverview:
+    """The parts of the overview read from storage: last cycles, decision counts, flow and balance."""
+
+    cycles: list[MetricPoint]
+    kinds: dict[str, int]
+    statuses: dict[str, int]
+    flow: FlowChart
+    balances: list[Point]
 
 
 @dataclass(frozen=True)
@@ -64,15 +75,11 @@ class Overview:
     rollout_error: str | None
     circuit: str
     service_mode: str
-    cycles: list[MetricPoint]
-    kinds: dict[str, int]
-    statuses: dict[str, int]
-    flow: FlowChart
-    balances: list[Point]
+    stored: StoredOverview
 
 
-def _day(moment: datetime) -> str:
-    return moment.strftime("%m-%d")
+def _day(day: date) -> str:
+    return day.strftime("%m-%d")
 
 
 class DashboardReads:
@@ -139,26 +146,22 @@ class DashboardReads:
     # --- the overview -----------------------------------------------------------------------------------
 
     async def overview(self, node: NodeRecord) -> Overview:
-        """Mode, rollout stage and gate, last cycles, decision counts, flow and balance over time."""
+        """Mode, rollout stage and gate, last cycles, decision counts, flow and balance over time.
+
+        Every part is a few small reads (counted or projected on the server, the flow counted by the sync), so
+        a first visit after a sync waits neither for thousands of decisions nor for the node.
+        """
         runtime = self.runtime
         settings = parse_node_settings(node.settings, runtime.profiles, runtime.settings.profile)
         client = await self.client(node)
-        now = runtime.clock()
-        metrics = runtime.storage.metrics
-        # Independent reads, each remembered once built: a first visit waits for the slowest, not their sum.
-        rollout, rows, flow, cycles, balance = await asyncio.gather(
+        rollout, stored = await asyncio.gather(
             self._rollout_or_error(node, client),
-            self.channel_rows(node),
-            self.flow(node, client),
-            metrics.series(
-                node.tenant_id, node.id, SYNC_METRIC, since=now - timedelta(days=30), limit=10_000
-            ),
-            metrics.series(
-                node.tenant_id,
-                node.id,
-                "balance.local_sat",
-                since=now - timedelta(days=FLOW_DAYS),
-                limit=10_000,
+            runtime.cache.remembered(
+                ("dashboard-overview", node.tenant_id, node.id),
+                lambda: self._stored_overview(node, client),
+                tenant_id=node.tenant_id,
+                node_id=node.id,
+                max_age_s=ROWS_MAX_AGE_S,
             ),
         )
         circuit = runtime.clients.circuit_state(node.id)
@@ -171,11 +174,24 @@ class DashboardReads:
             rollout_error=rollout if isinstance(rollout, str) else None,
             circuit=(circuit or CircuitState.CLOSED).value,
             service_mode=runtime.mode().value,
-            cycles=list(reversed(cycles[-LAST_CYCLES:])),
-            kinds=dict(Counter(row.kind for row in rows if row.kind).most_common()),
-            statuses=dict(Counter(row.status for row in rows if row.status).most_common()),
+            stored=stored,
+        )
+
+    async def _stored_overview(self, node: NodeRecord, client: NodeClient | None) -> StoredOverview:
+        """The overview's parts read from storage (remembered like the rows: a sync or a write drops them)."""
+        storage = self.runtime.storage
+        counts, flow, cycles, balance = await asyncio.gather(
+            storage.decisions.latest_cycle_counts(node.tenant_id, node.id),
+            self.flow(node, client),
+            storage.metrics.recent(node.tenant_id, node.id, SYNC_METRIC, LAST_CYCLES),
+            storage.metrics.recent(node.tenant_id, node.id, "balance.local_sat", BALANCE_POINTS),
+        )
+        return StoredOverview(
+            cycles=list(reversed(cycles)),
+            kinds=counts.kinds,
+            statuses=counts.statuses,
             flow=flow,
-            balances=[Point(f"{p.timestamp:%m-%d %H:%M}", p.value) for p in balance[-60:]],
+            balances=[Point(f"{p.timestamp:%m-%d %H:%M}", p.value) for p in balance],
         )
 
     async def _rollout_or_error(self, node: NodeRecord, client: NodeClient | None) -> RolloutStatus | str:
@@ -211,39 +227,19 @@ class DashboardReads:
         )
 
     async def flow(self, node: NodeRecord, client: NodeClient | None) -> FlowChart:
-        """Fees and forwards per UTC day over the last two weeks, from the node's forwarding history."""
-        if client is None:
-            return FlowChart([], [], "the node cannot be reached with its stored credential")
-        if not client.capabilities.forwarding_history:
+        """Fees and forwards per UTC day over the last two weeks, as the node's last sync counted them."""
+        if client is not None and not client.capabilities.forwarding_history:
             return FlowChart([], [], f"the {node.backend.value} backend gives no forwarding history")
-
-        async def load() -> FlowChart:
-            today = self.runtime.clock().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-            start = today - timedelta(days=FLOW_DAYS - 1)
-            end = self.runtime.clock()
-            try:
-                events = await client.forwarding_history(int(start.timestamp()), int(end.timestamp()) + 1)
-            except UpstreamError as exc:
-                return FlowChart([], [], exc.message)
-            days = [start + timedelta(days=n) for n in range(FLOW_DAYS)]
-            fees: Counter[str] = Counter()
-            counts: Counter[str] = Counter()
-            for event in events:
-                label = _day(datetime.fromtimestamp(event.timestamp_ns / 1e9, UTC))
-                fees[label] += event.fee_msat
-                counts[label] += 1
-            return FlowChart(
-                revenue=[Point(_day(d), fees[_day(d)] / 1000) for d in days],
-                forwards=[Point(_day(d), counts[_day(d)]) for d in days],
-            )
-
-        return await self.runtime.cache.remembered(
-            ("dashboard-flow", node.tenant_id, node.id),
-            load,
-            tenant_id=node.tenant_id,
-            node_id=node.id,
-            max_age_s=FLOW_MAX_AGE_S,
-            keep=lambda chart: chart.unavailable is None,
+        point = await self.runtime.storage.metrics.latest(node.tenant_id, node.id, FLOW_METRIC)
+        flow = DailyFlow.from_labels(point.labels) if point is not None else None
+        if point is None or flow is None:
+            return FlowChart([], [], "no sync has read the node's forwarding history yet")
+        return FlowChart(
+            revenue=[
+                Point(_day(day), fee / 1000) for day, fee in zip(flow.days, flow.fees_msat, strict=True)
+            ],
+            forwards=[Point(_day(day), count) for day, count in zip(flow.days, flow.forwards, strict=True)],
+            as_of=point.timestamp,
         )
 
     # --- one channel ------------------------------------------------------------------------------------

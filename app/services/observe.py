@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from app.cache.keys import CacheKey, cache_key
@@ -23,6 +23,7 @@ from app.observability.progress import report
 from app.policy.gate import ChangeHistory
 from app.resilience.circuit import CircuitState
 from app.services.balances import balance_history, record_balances
+from app.services.flow import FLOW_METRIC, count_daily
 from app.services.graphs import ScoredGraph
 from app.services.history import SYNC_METRIC, ExternalChange, PolicyHistoryService
 from app.services.node_settings import parse_node_settings
@@ -181,6 +182,7 @@ class ObserveService:
         labels = {"cycle_id": observation.cycle_id}
         await runtime.storage.metrics.record(
             [
+                *_flow_points(observation),
                 MetricPoint(tenant_id=node.tenant_id, node_id=node.id, timestamp=observation.taken_at,
                             name=SYNC_METRIC, value=observation.seconds, labels=labels),
                 MetricPoint(tenant_id=node.tenant_id, node_id=node.id, timestamp=observation.taken_at,
@@ -202,6 +204,20 @@ class ObserveService:
         await runtime.cache.set_bytes(
             channels_cycle_key(node), observation.cycle_id.encode(), TtlClass.CHANNELS
         )
+
+
+def _flow_points(observation: Observation) -> list[MetricPoint]:
+    """Fees and forwards per day from the forwards this sync read (none from a node without that history)."""
+    forwards = observation.snapshot.forwards
+    if forwards is None:
+        return []
+    window = timedelta(days=observation.profile.activity.window_days)
+    flow = count_daily(forwards, observation.taken_at, observation.taken_at - window)
+    node = observation.node
+    return [
+        MetricPoint(tenant_id=node.tenant_id, node_id=node.id, timestamp=observation.taken_at, name=FLOW_METRIC,
+                    value=sum(flow.fees_msat) / 1000, labels=flow.labels())
+    ]  # fmt: skip
 
 
 def channels_key(node: NodeRecord) -> CacheKey:

@@ -41,7 +41,6 @@ from app.storage.records import AuditRecord, NodeRecord
 log = logging.getLogger(__name__)
 CYCLE_FAILED_METRIC = "cycle.failed"
 BASELINE_DAYS = 14
-MAX_COUNTED = 10_000
 DAY_S = 86_400
 
 
@@ -237,23 +236,17 @@ class RolloutService:
         now = self.clock()
         since = record.entered_at
         metrics = self.storage.metrics
-        cycles = await metrics.series(
-            node.tenant_id, node.id, SYNC_METRIC, since=since, until=now, limit=MAX_COUNTED
-        )
-        errors = await metrics.series(
-            node.tenant_id, node.id, CYCLE_FAILED_METRIC, since=since, until=now, limit=MAX_COUNTED
-        )
-        rejected = await self.storage.decisions.rejected_since(node.tenant_id, node.id, since)
-        unsafe = sum(
-            1
-            for decision in rejected
-            if decision.validation and any(issue.code in UNSAFE_CODES for issue in decision.validation.issues)
+        # Counted on the server: a node syncing every few minutes has thousands of samples in a stage.
+        cycles = await metrics.count(node.tenant_id, node.id, SYNC_METRIC, since=since, until=now)
+        errors = await metrics.count(node.tenant_id, node.id, CYCLE_FAILED_METRIC, since=since, until=now)
+        unsafe = await self.storage.decisions.rejected_with_codes_since(
+            node.tenant_id, node.id, since, UNSAFE_CODES
         )
         return ShadowEvidence(
             days_in_stage=(now - since).total_seconds() / DAY_S,
-            cycles=len(cycles),
+            cycles=cycles,
             unsafe_proposals=unsafe,
-            node_errors=len(errors),
+            node_errors=errors,
         )
 
     async def canary_evidence(

@@ -72,6 +72,15 @@ class Repository:
         document = await self._collection.find_one(query, sort=[(PAGE_KEY, DESCENDING)])
         return None if document is None else parse(document)
 
+    async def _aggregate(self, pipeline: list[Document]) -> list[Document]:
+        """The documents an aggregation pipeline returns.
+
+        Used where a read needs a few fields of many documents: nx-27017 runs `$match` (on equalities and
+        ranges), `$project` and a `$group` on one field in SQL, while a `find` decodes every whole document
+        (5-8x slower on 2,000 decisions). A `$match` with `$in` runs in Python there: keep those in a `find`.
+        """
+        return await (await self._collection.aggregate(pipeline)).to_list()
+
     async def _insert_many(self, records: Sequence[BaseModel], *, time_field: str) -> int:
         """Insert `records` in one round trip, paged by `time_field`; returns how many were stored."""
         if not records:

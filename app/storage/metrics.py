@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 
 from app.storage.base import CollectionName, Repository, scoped
 from app.storage.documents import PAGE_KEY, Document, from_document
@@ -51,6 +51,24 @@ class MetricRepository(Repository):
         query[PAGE_KEY] = {"$gte": time_prefix(bson_utc(since)), "$lt": time_prefix(end)}
         documents = await self._collection.find(query).sort(PAGE_KEY, ASCENDING).limit(limit).to_list()
         return [_point(document) for document in documents]
+
+    @translate_errors
+    async def recent(self, tenant_id: str, node_id: str, name: str, limit: int) -> list[MetricPoint]:
+        """The newest `limit` samples of one series, oldest first (a node syncing often has thousands)."""
+        check_limit(limit, maximum=MAX_SERIES_POINTS)
+        query = scoped(tenant_id, node_id=node_id, name=name)
+        documents = await self._collection.find(query).sort(PAGE_KEY, DESCENDING).limit(limit).to_list()
+        return [_point(document) for document in reversed(documents)]
+
+    @translate_errors
+    async def count(
+        self, tenant_id: str, node_id: str, name: str, *, since: datetime, until: datetime
+    ) -> int:
+        """How many samples of one series have since <= timestamp < until (counted on the server)."""
+        query = scoped(tenant_id, node_id=node_id, name=name)
+        query[PAGE_KEY] = {"$gte": time_prefix(bson_utc(since)), "$lt": time_prefix(bson_utc(until))}
+        counted = await self._aggregate([{"$match": query}, {"$count": "n"}])
+        return int(counted[0]["n"]) if counted else 0
 
     @translate_errors
     async def latest(self, tenant_id: str, node_id: str, name: str) -> MetricPoint | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import httpx
@@ -10,6 +12,8 @@ import pytest
 import pytest_asyncio
 
 from app.dashboard.session import LOGIN_COOKIE, SESSION_COOKIE
+from app.services.flow import FLOW_METRIC, DailyFlow
+from app.services.runtime import ServiceRuntime
 from tests.api.conftest import ADMIN_KEY, Service, running_service, tenant_with_key
 
 # One service for the module (each test works in its own tenant): four start-ups cost more than the tests.
@@ -20,7 +24,10 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 async def service(tmp_path_factory: pytest.TempPathFactory, mongo_url: str) -> AsyncIterator[Service]:
     """The API (real uvicorn, Mongo-wire server, LND simulator) shared by this module's tests."""
     async with running_service(
-        tmp_path_factory.mktemp("dashboard-http"), mongo_url, rate_limit_per_second=1_000
+        tmp_path_factory.mktemp("dashboard-http"),
+        mongo_url,
+        simulated_until_s=int(time.time()),  # forwards up to now, for the overview's flow
+        rate_limit_per_second=1_000,
     ) as running:
         yield running
 
@@ -162,6 +169,38 @@ async def test_roles_tenants_csrf_and_escaping(service: Service):
         assert (await http.get("/dashboard/static/..%2fsession.py")).status_code == 404
 
 
+async def test_the_overview_counts_the_latest_cycle_and_shows_the_flow_its_sync_counted(service: Service):
+    tenant_id, admin = await tenant_with_key(service, "counters")
+    async with service.client(admin) as api:
+        node = (await api.post("/api/v1/nodes", json=service.lnd_registration())).json()["node"]["id"]
+        for _ in range(2):
+            cycle = await api.post(f"/api/v1/nodes/{node}/optimize", json={"mode": "shadow"})
+            assert cycle.status_code == 200, cycle.text
+        listed = await api.get(f"/api/v1/nodes/{node}/decisions", params={"limit": 500})
+    runtime: ServiceRuntime = service.app.state.runtime
+    newest = cycle.json()["cycle_id"]
+    kinds = Counter(d["kind"] for d in listed.json()["items"] if d["cycle_id"] == newest)
+    point = await runtime.storage.metrics.latest(tenant_id, node, FLOW_METRIC)
+    assert point is not None
+    flow = DailyFlow.from_labels(point.labels)
+    assert flow is not None
+    async with service.client() as http:
+        overview = await http.get(
+            f"/dashboard/nodes/{node}", headers=with_session(await sign_in(http, admin))
+        )
+    assert overview.status_code == 200, overview.text
+    shown = dict(re.findall(r'decision=([a-z_]+)">[a-z_]+</a></td><td class="num">(\d+)<', overview.text))
+    assert {kind: int(count) for kind, count in shown.items()} == dict(kinds)  # the newest cycle's only
+    assert sum(kinds.values()) == cycle.json()["channels"] and len(kinds) >= 2
+    forwards = f"Forwards per UTC day: {sum(flow.forwards):,} in all"
+    assert forwards in overview.text and sum(flow.forwards) > 0
+    assert overview.text.count('<rect class="bar"') == 2 * len(flow.days)
+    assert (
+        len(re.findall(r"<tr><td>[^<]+</td><td><code>[0-9a-f]{12}</code>", overview.text)) == 2
+    )  # two syncs
+    assert 'id="gate"' in overview.text and "cycles" in overview.text
+
+
 async def test_a_node_never_synced_has_pages_that_say_so(service: Service):
     _, admin = await tenant_with_key(service, "newcomers")
     async with service.client(admin) as api:
@@ -172,6 +211,7 @@ async def test_a_node_never_synced_has_pages_that_say_so(service: Service):
         overview = await http.get(base, headers=session)
         assert overview.status_code == 200, overview.text
         assert "no sync yet" in overview.text and "no decision yet" in overview.text
+        assert "no sync has read the node&#39;s forwarding history yet" in overview.text
         assert 'id="stage">shadow<' in overview.text
         channels = await http.get(f"{base}/channels", headers=session)
         assert channels.status_code == 200 and "has not been synced" in channels.text

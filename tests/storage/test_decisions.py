@@ -63,6 +63,40 @@ async def test_the_latest_cycle_s_summaries_carry_what_a_table_shows(
     assert any(summary.issue_codes for summary in summaries)  # refused ones keep their codes
     assert await storage.decisions.latest_cycle_summaries("t1", "no-such-node") == []
 
+    counts = await storage.decisions.latest_cycle_counts("t1", "n1")
+    assert counts.kinds == dict(Counter(r.kind.value for r in newer).most_common())
+    assert counts.statuses == dict(Counter(r.status.value for r in newer).most_common())
+    assert list(counts.kinds.values()) == sorted(counts.kinds.values(), reverse=True)  # most common first
+    assert sum(counts.kinds.values()) == len(newer) and len(counts.kinds) >= 2
+    empty = await storage.decisions.latest_cycle_counts("t1", "no-such-node")
+    assert (empty.kinds, empty.statuses) == ({}, {})
+
+
+async def test_rejected_decisions_are_counted_by_issue_code_since_a_moment(
+    storage: Storage, cycle_report: CycleReport
+):
+    records = builders.decisions(cycle_report, "t1", "n1")
+    await storage.decisions.add_many(records + builders.decisions(cycle_report, "t1", "n2", "c2"))
+    codes_of = {
+        r.id: {c.value for c in r.validation.codes}
+        for r in records
+        if r.status is DecisionStatus.REJECTED and r.validation
+    }
+    rejected = [r for r in records if r.id in codes_of]
+    codes = Counter(code for found in codes_of.values() for code in found)
+    assert rejected and codes, "the test cycle has refused proposals"
+    code, _ = codes.most_common(1)[0]
+    having = [r for r in rejected if code in codes_of[r.id]]
+    count = storage.decisions.rejected_with_codes_since
+    assert await count("t1", "n1", T0, [code]) == len(having)
+    assert await count("t1", "n1", T0, list(codes)) == len(rejected)  # each counted once, whatever its codes
+    assert await count("t1", "n1", T0, ["no-such-code"]) == 0
+    later = having[-1].created_at
+    assert await count("t1", "n1", later, [code]) == 1  # the bound includes a decision made at that moment
+    assert await count("t1", "n1", later + timedelta(milliseconds=1), [code]) == sum(
+        1 for r in having if r.created_at > later
+    )
+
 
 async def test_list_filters_by_status_kind_cycle_and_node(storage: Storage, cycle_report: CycleReport):
     records = builders.decisions(cycle_report, "t1", "n1") + builders.decisions(

@@ -70,13 +70,8 @@ async def test_metric_series_bounds_are_exact_to_the_millisecond(storage: Storag
     points.append(builders.metric("t1", "n1", start, 99.0, name="fees_earned_msat"))
     assert await storage.metrics.record(points) == 13
     assert await storage.metrics.record([]) == 0
-    window = await storage.metrics.series(
-        "t1",
-        "n1",
-        "local_balance_sat",
-        since=start + timedelta(milliseconds=250),
-        until=start + timedelta(seconds=1),
-    )
+    since, until = start + timedelta(milliseconds=250), start + timedelta(seconds=1)
+    window = await storage.metrics.series("t1", "n1", "local_balance_sat", since=since, until=until)
     assert [point.value for point in window] == [1.0, 2.0, 3.0]  # 1000 ms is excluded, 250 ms included
     everything = await storage.metrics.series("t1", "n1", "local_balance_sat", since=start)
     assert [point.value for point in everything] == [float(n) for n in range(12)]
@@ -86,6 +81,15 @@ async def test_metric_series_bounds_are_exact_to_the_millisecond(storage: Storag
     assert await storage.metrics.latest("t1", "n1", "unknown") is None
     with pytest.raises(InvalidInputError):
         await storage.metrics.series("t1", "n1", "x", since=start, limit=0)
+    recent = await storage.metrics.recent("t1", "n1", "local_balance_sat", 3)
+    assert [point.value for point in recent] == [9.0, 10.0, 11.0]  # the newest three, oldest first
+    assert await storage.metrics.recent("t1", "n1", "unknown", 3) == []
+    counted = await storage.metrics.count("t1", "n1", "local_balance_sat", since=since, until=until)
+    assert counted == 3  # the same bounds as the series, counted on the server
+    assert await storage.metrics.count("t1", "n1", "local_balance_sat", since=start, until=utc_now()) == 12
+    assert await storage.metrics.count("t1", "n2", "local_balance_sat", since=start, until=utc_now()) == 0
+    with pytest.raises(InvalidInputError):
+        await storage.metrics.recent("t1", "n1", "x", 0)
 
 
 async def test_amounts_above_int32_are_stored_as_int64(storage: Storage, cycle_report: CycleReport):

@@ -14,6 +14,7 @@ from app.domain.decision import DecisionStatus
 from app.domain.execution import TransactionState
 from app.domain.jobs import JobKind
 from app.domain.policy import PolicySource
+from app.domain.validation import IssueCode
 from app.engine.cycle import CycleReport
 from app.errors import NotFoundError
 from app.security.keys import MasterKey
@@ -21,6 +22,7 @@ from app.security.vault import CredentialContext, CredentialKind, Keyring, Vault
 from app.storage.balances import BalanceMovesRecord
 from app.storage.base import Repository
 from app.storage.database import Storage
+from app.storage.decisions import DecisionCounts
 from app.storage.fields import utc_now
 from app.storage.jobs import JobRecord
 from app.storage.records import NodeUpdate
@@ -139,6 +141,10 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
             storage.metrics.series(b, node.id, "local_balance_sat", since=T0)
         ),
         "MetricRepository.latest": lambda: empty(storage.metrics.latest(b, node.id, "local_balance_sat")),
+        "MetricRepository.recent": lambda: empty(storage.metrics.recent(b, node.id, "local_balance_sat", 10)),
+        "MetricRepository.count": lambda: empty(
+            storage.metrics.count(b, node.id, "local_balance_sat", since=T0, until=utc_now())
+        ),
         "DecisionRepository.get": lambda: missing(storage.decisions.get(b, decision.id)),
         "DecisionRepository.set_status": lambda: missing(
             storage.decisions.set_status(
@@ -161,7 +167,12 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
                 b, decision.id, frozenset({DecisionStatus.NEEDS_APPROVAL}), DecisionStatus.EXPIRED
             )
         ),
-        "DecisionRepository.rejected_since": lambda: empty(storage.decisions.rejected_since(b, node.id, T0)),
+        "DecisionRepository.rejected_with_codes_since": lambda: empty(
+            storage.decisions.rejected_with_codes_since(b, node.id, T0, [code.value for code in IssueCode])
+        ),
+        "DecisionRepository.latest_cycle_counts": lambda: _no_counts(
+            storage.decisions.latest_cycle_counts(b, node.id)
+        ),
         "DecisionRepository.expire_pending": lambda: empty(
             storage.decisions.expire_pending(b, node.id, [DecisionStatus.NEEDS_APPROVAL])
         ),
@@ -220,6 +231,7 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
     assert (await storage.decisions.get(a, decision.id)).status is DecisionStatus.NEEDS_APPROVAL
     report = await storage.decisions.shadow_report(a, node.id, days=7, now=T0 + timedelta(days=1))
     assert report.by_status == {DecisionStatus.NEEDS_APPROVAL.value: 1}  # waiting, so not in the total
+    assert (await storage.decisions.latest_cycle_counts(a, node.id)).statuses == {"needs_approval": 1}
     assert await storage.channels.latest(a, node.id, chan) == snapshot
     assert await storage.policies.latest(a, node.id, chan, source=PolicySource.APPLIED) is not None
     assert len(await storage.policies.node_history(a, node.id, since=T0)) == 1
@@ -232,6 +244,12 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
     assert await storage.rollouts.load(a, node.id) == rollout
     assert await storage.budgets.used(a, node.id, utc_now()) == 2
     assert await storage.policy_states.load(a, node.id) == state
+
+
+async def _no_counts(call: Awaitable[DecisionCounts]) -> None:
+    """Nothing counted: no kind, no status."""
+    counts = await call
+    assert counts.kinds == {} and counts.statuses == {}, counts
 
 
 async def _default(call: Awaitable[Any]) -> None:
