@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from prometheus_client import Counter
 
 from app.errors import DomainError
+from app.observability.request_context import working_for
 from app.services.actors import SCHEDULER_ACTOR
 from app.services.cycles import CycleService
 from app.services.fleet import every_node
@@ -52,7 +53,8 @@ class CycleScheduler:
         """One pass: every node of every tenant, each under its leases."""
         report = TickReport()
         async for node in every_node(self.runtime.storage):
-            await self._run_one(node, report)
+            with working_for(node.tenant_id):
+                await self._run_one(node, report)
         log.info("scheduled cycles: %d ran, %d skipped, %d unreachable, %d failed", len(report.ran),
                  len(report.skipped), len(report.unreachable), len(report.failed))  # fmt: skip
         return report

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from prometheus_client import Counter
 
 from app.errors import DomainError
+from app.observability.request_context import background_pass
 
 log = logging.getLogger(__name__)
 LOOP_RESTARTS = Counter("mcp_background_restarts_total", "Background loops restarted after a crash", ["loop"])
@@ -47,7 +48,8 @@ async def every(
         await asyncio.sleep(interval_s + random.uniform(0, jitter_s))
     while True:
         try:
-            await body()
+            with background_pass(name):
+                await body()
         except DomainError as exc:  # storage down, a node unreachable: try again next time
             LOOP_FAILURES.labels(name).inc()
             log.warning("%s pass skipped: %s", name, exc.message)

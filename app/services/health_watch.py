@@ -17,6 +17,7 @@ from app.alerts.triggers import alert_if_unreachable
 from app.domain.execution import ChannelOutcome, ExecutionMode, TransactionKind, TransactionState
 from app.errors import ConflictError, DomainError, UpstreamError
 from app.nodes.base import NodeClient
+from app.observability.request_context import working_for
 from app.policy.health import HealthEvidence, HealthThresholds, rollback_reasons
 from app.policy.rollout import FlowComparison
 from app.services.actors import HEALTH_ACTOR
@@ -57,11 +58,12 @@ class HealthWatch:
         """Probe every node and judge its watched batches; returns the rollbacks made, by node id."""
         actions: dict[str, list[str]] = {}
         async for node in every_node(self.runtime.storage):
-            try:
-                done = await self.check_node(node)
-            except DomainError as exc:
-                log.warning("health check of node %s failed: %s", node.id, exc.message)
-                continue
+            with working_for(node.tenant_id):
+                try:
+                    done = await self.check_node(node)
+                except DomainError as exc:
+                    log.warning("health check of node %s failed: %s", node.id, exc.message)
+                    continue
             if done:
                 actions[node.id] = done
         return actions

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from app.domain.channel import ChannelRef
 from app.errors import DomainError
+from app.observability.request_context import working_for
 from app.policy.backups import BackupStore, RetentionReport
 from app.services.actors import MAINTENANCE_ACTOR
 from app.services.fleet import every_node
@@ -40,17 +41,22 @@ class BackupMaintenance:
         report = MaintenanceReport()
         interval = timedelta(hours=self.runtime.settings.backup_interval_hours)
         async for node in every_node(self.runtime.storage):
-            try:
-                latest = await self.runtime.storage.backups.latest(node.tenant_id, node.id, BackupKind.DAILY)
-                if latest is not None and self.runtime.clock() - latest.created_at < interval:
-                    continue
-                if await self.full_backup(node, BackupKind.DAILY) is not None:
-                    report.backed_up.append(node.id)
-            except DomainError as exc:
-                report.failed[node.id] = exc.message
-                log.warning("backup of node %s failed: %s", node.id, exc.message)
+            with working_for(node.tenant_id):
+                await self._back_up_if_due(node, interval, report)
         report.retention = await self.store.enforce_retention()
         return report
+
+    async def _back_up_if_due(self, node: NodeRecord, interval: timedelta, report: MaintenanceReport) -> None:
+        """A daily backup of the node when its last one is older than the interval; a failure is reported."""
+        try:
+            latest = await self.runtime.storage.backups.latest(node.tenant_id, node.id, BackupKind.DAILY)
+            if latest is not None and self.runtime.clock() - latest.created_at < interval:
+                return
+            if await self.full_backup(node, BackupKind.DAILY) is not None:
+                report.backed_up.append(node.id)
+        except DomainError as exc:
+            report.failed[node.id] = exc.message
+            log.warning("backup of node %s failed: %s", node.id, exc.message)
 
     async def full_backup(
         self, node: NodeRecord, kind: BackupKind, actor: str = MAINTENANCE_ACTOR

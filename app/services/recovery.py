@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from app.alerts.triggers import alert_on_transaction
 from app.errors import DomainError, NotFoundError
 from app.observability.metrics_cycles import count_batch
+from app.observability.request_context import working_for
 from app.policy.driver import Journal, TransactionDriver
 from app.policy.effects import TransactionEffects
 from app.services.actors import RECOVERY_ACTOR
@@ -46,22 +47,27 @@ class RecoveryService:
         """One pass over every unfinished transaction of every tenant."""
         report = RecoveryReport()
         for transaction in await self.runtime.storage.transactions.unfinished():
-            try:
-                await self._recover(transaction, report)
-            except NodeBusyError:
-                report.busy.append(transaction.id)
-            except DomainError as exc:
-                report.failed[transaction.id] = exc.message
-                log.warning("recovery of transaction %s failed: %s", transaction.id, exc.message)
-            except Exception as exc:  # a bug in one transaction must not keep every other one unrecovered
-                report.failed[transaction.id] = f"internal error ({type(exc).__name__})"
-                log.exception("recovery of transaction %s failed unexpectedly", transaction.id)
+            with working_for(transaction.tenant_id):
+                await self._recover_one(transaction, report)
         if report.finished or report.failed:
             log.info(
                 "recovery: %d finished, %d still open, %d busy, %d failed",
                 len(report.finished), len(report.still_open), len(report.busy), len(report.failed),
             )  # fmt: skip
         return report
+
+    async def _recover_one(self, transaction: TransactionRecord, report: RecoveryReport) -> None:
+        """Recover one transaction; whatever goes wrong is reported and logged for it alone."""
+        try:
+            await self._recover(transaction, report)
+        except NodeBusyError:
+            report.busy.append(transaction.id)
+        except DomainError as exc:
+            report.failed[transaction.id] = exc.message
+            log.warning("recovery of transaction %s failed: %s", transaction.id, exc.message)
+        except Exception as exc:  # a bug in one transaction must not keep every other one unrecovered
+            report.failed[transaction.id] = f"internal error ({type(exc).__name__})"
+            log.exception("recovery of transaction %s failed unexpectedly", transaction.id)
 
     async def _recover(self, transaction: TransactionRecord, report: RecoveryReport) -> None:
         runtime = self.runtime

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
 from app.errors import StorageUnavailableError
+from app.observability.request_context import current_request_id
 from app.scheduler.supervisor import LOOP_FAILURES, LOOP_RESTARTS, every, supervise
 
 
@@ -56,3 +58,20 @@ async def test_a_pass_failing_on_a_domain_error_is_skipped_and_the_loop_goes_on(
     await asyncio.wait_for(done.wait(), timeout=5)
     task.cancel()
     assert LOOP_FAILURES.labels("skipping")._value.get() - before == 1
+
+
+async def test_each_pass_logs_under_its_own_id_named_after_the_job():
+    seen: list[str] = []
+    done = asyncio.Event()
+
+    async def body() -> None:
+        seen.append(current_request_id.get())
+        if len(seen) == 2:
+            done.set()
+
+    task = asyncio.create_task(every("digest", 0.001, body, run_first=True))
+    await asyncio.wait_for(done.wait(), timeout=5)
+    task.cancel()
+    assert all(re.fullmatch(r"digest-[0-9a-f]{8}", pass_id) for pass_id in seen), seen
+    assert seen[0] != seen[1]  # one id per pass, so a pass's lines can be told from the next one's
+    assert current_request_id.get() == "-"  # nothing leaks out of the pass
