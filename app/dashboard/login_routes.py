@@ -6,7 +6,14 @@ import time
 
 from fastapi import APIRouter, Request, Response
 
-from app.dashboard.auth import CsrfRefusedError, authenticate_key, checked_form, codec, visitor
+from app.dashboard.auth import (
+    CsrfRefusedError,
+    authenticate_key,
+    checked_form,
+    codec,
+    foreign_origin,
+    visitor,
+)
 from app.dashboard.pages import PREFIX, html_errors, redirect
 from app.dashboard.render import render
 from app.dashboard.session import LOGIN_COOKIE, SESSION_COOKIE, Session, new_token, same_token
@@ -66,7 +73,12 @@ async def login(request: Request) -> Response:
     form = await request.form(max_fields=5, max_files=0)
     token, key = form.get("csrf"), form.get("api_key")
     expected = request.cookies.get(LOGIN_COOKIE, "")
-    if not expected or not same_token(expected, token if isinstance(token, str) else None):
+    # The origin too: another site must not sign a visitor in under a key of its choosing (login CSRF).
+    if (
+        foreign_origin(request)
+        or not expected
+        or not same_token(expected, token if isinstance(token, str) else None)
+    ):
         raise CsrfRefusedError("the login form expired or is not from this dashboard; reload it")
     if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_CHARS:
         return _login_page(request, "Enter an API key.", 422)

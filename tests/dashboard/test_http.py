@@ -105,6 +105,13 @@ async def test_pages_need_a_session_and_the_login_form_its_token(service: Servic
             headers={"Cookie": f"{LOGIN_COOKIE}={login_cookie}"},
         )
         assert admin.status_code == 403 and "owns no nodes" in admin.text
+        forged = await http.post(  # another site signing the visitor in under its own key (login CSRF)
+            "/dashboard/login",
+            data={"csrf": token, "api_key": viewer},
+            headers={"Cookie": f"{LOGIN_COOKIE}={login_cookie}", "Origin": "https://evil.example"},
+        )
+        assert forged.status_code == 403 and "not from this dashboard" in forged.text
+        assert SESSION_COOKIE not in forged.headers.get("set-cookie", "")
         session = await sign_in(http, viewer)
         page = await http.get("/dashboard/nodes", headers=with_session(session))
         assert page.status_code == 200 and "viewer" in page.text

@@ -17,7 +17,15 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from tests.deploy.stack import ApiProcess, Nginx, generate_certs, run_script, service_env, wait_until
+from tests.deploy.stack import (
+    ADMIN_KEY,
+    ApiProcess,
+    Nginx,
+    generate_certs,
+    run_script,
+    service_env,
+    wait_until,
+)
 
 pytestmark = [
     pytest.mark.deploy,
@@ -262,3 +270,41 @@ def test_websocket_upgrade_reaches_the_api(proxied):
         assert upgrades() == before, "a plain request is no upgrade"
         client.get(proxied.https + "/health", headers=upgrade)
     wait_until(lambda: upgrades() > before, 5, "the upgrade request at the API")
+
+
+def test_dashboard_forms_pass_the_origin_check_on_a_port_other_than_443(proxied):
+    """A browser names https://host:port as a form's Origin: behind nginx the app must see that host:port."""
+    base = proxied.https  # nginx listens on a free port, never 443 here
+    with proxied.client() as client:
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        tenant = client.post(base + "/api/v1/tenants", headers=admin, json={"name": "behind-nginx"})
+        assert tenant.status_code == 201, tenant.text
+        issued = client.post(
+            f"{base}/api/v1/tenants/{tenant.json()['id']}/keys",
+            headers=admin,
+            json={"name": "k", "role": "viewer"},
+        )
+        assert issued.status_code == 201, issued.text
+
+        def sign_in(origin: str) -> httpx.Response:
+            """Post the login form as a browser on `origin` would (its own cookie and token)."""
+            client.cookies.clear()
+            form = client.get(base + "/dashboard/login")
+            token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+            assert form.status_code == 200 and token is not None
+            policies = {
+                value.strip() for value in ",".join(form.headers.get_list("referrer-policy")).split(",")
+            }
+            assert policies == {"same-origin"}, policies  # no-referrer would make a browser send Origin: null
+            answer: httpx.Response = client.post(
+                base + "/dashboard/login",
+                data={"csrf": token.group(1), "api_key": issued.json()["key"]},
+                headers={"Origin": origin},
+            )
+            return answer
+
+        accepted = sign_in(base)
+        assert accepted.status_code == 303, accepted.text
+        assert accepted.headers["location"].startswith("/dashboard")
+        refused = sign_in("https://evil.example")
+        assert refused.status_code == 403 and "not from this dashboard" in refused.text
