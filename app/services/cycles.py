@@ -228,6 +228,10 @@ class CycleService:
         if last is None:
             return {"cycle_id": None, "channels": []}
         cycle_id = last.labels.get("cycle_id", "")
+        stored = await storage.channel_lists.get(node.tenant_id, node.id, cycle_id)
+        if stored is not None:
+            return {"cycle_id": cycle_id, "channels": stored}
+        # A sync from before the lists were stored: the same views from its snapshots (slower).
         snapshots = await storage.channels.for_cycle(node.tenant_id, node.id, cycle_id)
         graph = self.runtime.default_graph.graph
         views = [

@@ -194,6 +194,7 @@ class ObserveService:
         # Ordered by chan_id like the stored snapshots, so a page cursor means the same in a rebuilt list.
         ordered = sorted(evaluations, key=lambda e: int(e.channel.chan_id))
         views = [channel_view(e.channel, e.peer_alias, e.decision.breakdown) for e in ordered]
+        await runtime.storage.channel_lists.replace(node.tenant_id, node.id, observation.cycle_id, views)
         synced = NodeUpdate(last_sync_at=observation.taken_at, last_error=None, last_error_at=None)
         with contextlib.suppress(NotFoundError):  # deleted while it synced: nothing left to mark
             await runtime.storage.nodes.update(node.tenant_id, node.id, synced)

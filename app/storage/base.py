@@ -33,6 +33,7 @@ class CollectionName(StrEnum):
     API_KEYS = "api_keys"
     NODES = "nodes"
     CHANNEL_SNAPSHOTS = "channel_snapshots"
+    CHANNEL_LISTS = "channel_lists"
     POLICIES = "policies"
     METRICS = "metrics"
     DECISIONS = "decisions"

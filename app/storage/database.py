@@ -17,6 +17,7 @@ from app.storage.api_keys import ApiKeyRepository
 from app.storage.audit import AuditRepository, MongoAuditSink
 from app.storage.backups import BackupRepository
 from app.storage.balances import BalanceMovesRepository, BalanceStateRepository
+from app.storage.channel_lists import ChannelListRepository
 from app.storage.channels import ChannelRepository
 from app.storage.credentials import SecretRepository
 from app.storage.decisions import DecisionRepository
@@ -62,6 +63,7 @@ class Storage:
     api_keys: ApiKeyRepository = field(init=False)
     nodes: NodeRepository = field(init=False)
     channels: ChannelRepository = field(init=False)
+    channel_lists: ChannelListRepository = field(init=False)
     policies: PolicyRepository = field(init=False)
     metrics: MetricRepository = field(init=False)
     decisions: DecisionRepository = field(init=False)
@@ -84,6 +86,7 @@ class Storage:
         self.api_keys = ApiKeyRepository(self.database)
         self.nodes = NodeRepository(self.database)
         self.channels = ChannelRepository(self.database)
+        self.channel_lists = ChannelListRepository(self.database)
         self.policies = PolicyRepository(self.database)
         self.metrics = MetricRepository(self.database)
         self.decisions = DecisionRepository(self.database)

@@ -56,6 +56,7 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(C.CHANNEL_SNAPSHOTS, ("tenant_id", "node_id", "channel_id", PAGE_KEY)),
     IndexSpec(C.CHANNEL_SNAPSHOTS, ("tenant_id", "node_id", PAGE_KEY)),
     IndexSpec(C.CHANNEL_SNAPSHOTS, ("tenant_id", "node_id", "cycle_id")),
+    IndexSpec(C.CHANNEL_LISTS, ("tenant_id", "node_id", "cycle_id", "part")),
     IndexSpec(C.POLICIES, ("tenant_id", "node_id", "channel_id", PAGE_KEY)),
     IndexSpec(C.POLICIES, ("tenant_id", "node_id", "source", PAGE_KEY)),
     IndexSpec(C.POLICIES, ("tenant_id", "node_id", PAGE_KEY)),

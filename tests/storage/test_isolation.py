@@ -79,6 +79,7 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
     await storage.policies.add(builders.policy(a, node.id, chan, T0))
     recent = utc_now() - timedelta(minutes=5)
     await storage.metrics.record([builders.metric(a, node.id, recent, 1.0)])
+    await storage.channel_lists.replace(a, node.id, "c1", [{"chan_id": "1"}])
     writing = next(r for r in builders.decisions(cycle_report, a, node.id) if r.kind.writes_policy)
     decision = writing.model_copy(update={"status": DecisionStatus.NEEDS_APPROVAL})
     await storage.decisions.add_many([decision])
@@ -129,6 +130,8 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
         ),
         "NodeRepository.delete": lambda: empty(storage.nodes.delete(b, node.id)),
         "NodeRepository.list": lambda: empty(storage.nodes.list(b)),
+        "ChannelListRepository.get": lambda: empty(storage.channel_lists.get(b, node.id, "c1")),
+        "ChannelListRepository.replace": lambda: _list_kept(storage, a, b, node.id),
         "ChannelRepository.latest": lambda: empty(storage.channels.latest(b, node.id, chan)),
         "ChannelRepository.for_cycle": lambda: empty(storage.channels.for_cycle(b, node.id, "c1")),
         "ChannelRepository.history": lambda: empty(storage.channels.history(b, node.id, chan)),
@@ -244,6 +247,12 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
     assert await storage.rollouts.load(a, node.id) == rollout
     assert await storage.budgets.used(a, node.id, utc_now()) == 2
     assert await storage.policy_states.load(a, node.id) == state
+
+
+async def _list_kept(storage: Storage, owner: str, other: str, node_id: str) -> None:
+    """Another tenant's list for the same node id replaces nothing of the owner's."""
+    await storage.channel_lists.replace(other, node_id, "c2", [])
+    assert await storage.channel_lists.get(owner, node_id, "c1") == [{"chan_id": "1"}]
 
 
 async def _no_counts(call: Awaitable[DecisionCounts]) -> None:
