@@ -42,6 +42,13 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
+
+def _retrieved(outcome: asyncio.Future[Any]) -> None:
+    """Mark a load's failure as seen: the loader raised it already, whether or not anyone else waited."""
+    if not outcome.cancelled():
+        outcome.exception()
+
+
 # redis-py wraps most socket failures, but a few surface as OSError or the builtin TimeoutError.
 _REDIS_ERRORS: Final = (RedisError, OSError, TimeoutError)
 # Writes that keep arriving during a hand-back could keep it replaying; give up for this probe after this.
@@ -81,7 +88,10 @@ class Cache:
         self._hand_back_lock = asyncio.Lock()
         self.records = records if records is not None else LocalRecords()
         self._generations = GenerationWatch(self.records, generation_check_s, clock or time.monotonic)
-        self._reloading: set[Hashable] = set()  # keys being reloaded now: their stale value still serves
+        # Keys being loaded now: the load's outcome to come and the epoch it began in. A stale value still serves
+        # meanwhile, and a reader finding none waits for this load rather than start a second one (unless an
+        # invalidation came since the load began: its value would be one the invalidation dropped).
+        self._loading: dict[Hashable, tuple[asyncio.Future[Any], int]] = {}
         self._hits = {"redis": 0, "memory": 0}
         self._misses = {"redis": 0, "memory": 0}
 
@@ -250,19 +260,38 @@ class Cache:
         """The remembered value of `key`, else `load()`'s, remembered when `keep` says so.
 
         A value past its age is still served while one request reloads it, so a slow reload does not stall
-        every concurrent reader; a dropped (invalidated) value is never served.
+        every concurrent reader; a dropped (invalidated) value is never served. A reader that finds no value
+        while another loads it waits for that load (one load per key at a time in this process).
         """
         # Confirmed first, so the epoch below is read after any drop this confirmation makes.
         confirmed = await self._confirm(tenant_id)
         entry = self.records.get(key, expired_ok=True) if confirmed else None
-        if entry is not None and (self.records.fresh(entry) or key in self._reloading):
+        loading, began = self._loading.get(key, (None, -1))
+        if entry is not None and (self.records.fresh(entry) or loading is not None):
             return cast(_T, entry.value)
+        if loading is not None and began == self.records.epoch:
+            try:
+                return cast(_T, await asyncio.shield(loading))
+            except asyncio.CancelledError:
+                if not loading.cancelled():
+                    raise  # this reader was cancelled
+                # The load was cancelled with its request: this reader loads the value itself.
         epoch = self.records.epoch
-        self._reloading.add(key)
+        outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        outcome.add_done_callback(_retrieved)
+        self._loading[key] = (outcome, epoch)
         try:
             value = await load()
+        except asyncio.CancelledError:
+            outcome.cancel()
+            raise
+        except BaseException as exc:
+            outcome.set_exception(exc)
+            raise
         finally:
-            self._reloading.discard(key)
+            if self._loading.get(key, (None, 0))[0] is outcome:  # a later load may have taken the key
+                del self._loading[key]
+        outcome.set_result(value)
         if keep(value):
             await self.remember(
                 key,

@@ -133,6 +133,57 @@ async def test_a_value_past_its_age_serves_concurrent_readers_while_one_reloads(
     assert loads == 2
 
 
+async def test_readers_finding_nothing_wait_for_the_one_load_in_flight() -> None:
+    cache = Cache()
+    loads = 0
+    release = asyncio.Event()
+
+    async def load() -> str:
+        nonlocal loads
+        loads += 1
+        number = loads
+        await release.wait()
+        if number == 2:
+            raise RuntimeError("the node is down")
+        return f"value {number}"
+
+    def read() -> asyncio.Task[str]:
+        return asyncio.create_task(
+            cache.remembered(("gate",), load, tenant_id="t1", node_id="n1", max_age_s=300.0)
+        )
+
+    async def started() -> asyncio.Task[str]:
+        """A reader that has begun (loading, or waiting for a load)."""
+        reader = read()
+        await asyncio.sleep(0)
+        return reader
+
+    readers = [read() for _ in range(3)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*readers) == ["value 1"] * 3 and loads == 1  # one load, three readers
+    # After an invalidation a reader does not join a load that began before it: that value was dropped.
+    await cache.invalidate_node("t1", "n1")
+    release.clear()
+    failing, joined = await started(), await started()
+    await cache.invalidate_node("t1", "n1")
+    fresh = await started()
+    release.set()
+    outcomes = await asyncio.gather(failing, joined, fresh, return_exceptions=True)
+    assert [str(outcome) for outcome in outcomes[:2]] == ["the node is down"] * 2  # the failure is shared
+    assert outcomes[2] == "value 3" and loads == 3  # the reader after the invalidation loaded afresh
+    # A load cancelled with its request leaves a waiting reader to load the value itself.
+    await cache.invalidate_node("t1", "n1")
+    release.clear()
+    cancelled, waiting = await started(), await started()
+    cancelled.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    assert await waiting == "value 5" and loads == 5  # its own load (the cancelled one was the 4th)
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+
+
 async def test_without_redis_the_memo_serves_and_invalidations_drop_it() -> None:
     async with Cache() as cache:
         await remember(cache, ("node", "t1", "n1"), "record")
