@@ -1,12 +1,15 @@
 """Benchmark the dashboard's pages on a large node against a baseline measured in the same run.
 
-Usage: .venv/bin/python scripts/bench_dashboard.py [--node ACINQ] [--requests 20]
+Usage: .venv/bin/python scripts/bench_dashboard.py [--node ACINQ] [--requests 20] [--stage canary]
 Starts a real redis-server, an embedded nx-27017, an LND simulator of the node (ACINQ: 1,989 channels on the
 public snapshot) and the API (uvicorn in its own process), registers, syncs and optimizes the node (shadow,
 twice), takes a backup, signs in to the dashboard with the tenant's key, and then requests every page one
 after the other: the first request of each page (cold: nothing of the dashboard remembered yet) and then
-`--requests` more (warm). Prints the median and 95th percentile per page, and the ratio to GET /health and to
-the dashboard's stylesheet, both measured first and last in the same run. Goal: every page under 300 ms.
+`--requests` more (warm). With `--stage canary` the node is promoted after its shadow cycles (the shadow
+gate's wait set to zero) and runs one canary cycle, which writes its canary channel, so the overview's gate
+judges writes and reads their flow from the node, as a canary node's does. Prints the median and 95th
+percentile per page, and the ratio to GET /health and to the dashboard's stylesheet, both measured first and
+last in the same run. Goal: every page under 300 ms.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -89,6 +93,9 @@ async def sign_in(client: httpx.AsyncClient, key: str) -> dict[str, str]:
     return {"Cookie": f"mcp_dashboard={session}"}
 
 
+judging: Counter[str] = Counter()  # per path: answers that said the rollout gate is still being judged
+
+
 async def timed(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> float:
     """Milliseconds of one request (whole body read); any answer but 200 stops the benchmark."""
     started = time.perf_counter()
@@ -96,6 +103,7 @@ async def timed(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -
     elapsed = (time.perf_counter() - started) * 1000
     if answer.status_code != 200:
         raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:300]}")
+    judging[path] += "Being judged" in answer.text
     return elapsed
 
 
@@ -105,6 +113,27 @@ async def measure(
     """(first request, the `requests` after it) in milliseconds."""
     first = await timed(client, path, headers)
     return first, [await timed(client, path, headers) for _ in range(requests)]
+
+
+async def enter_canary(client: httpx.AsyncClient, node: str, auth: dict[str, str]) -> None:
+    """Promote the node to canary and run one canary cycle; prints what it wrote."""
+    promoted = await client.post(f"{node}/rollout", headers=auth, json={"action": "promote"})
+    if promoted.status_code != 200:
+        raise RuntimeError(f"promote: {promoted.status_code} {promoted.text[:300]}")
+    cycle = await client.post(f"{node}/optimize", headers=auth, json={"mode": "canary"})
+    if cycle.status_code != 200:
+        raise RuntimeError(f"canary cycle: {cycle.status_code} {cycle.text[:300]}")
+    execution = cycle.json()["execution"] or {}
+    print(
+        f"stage {promoted.json()['stage']}; the canary cycle wrote: {execution.get('outcomes')}", flush=True
+    )
+
+
+def gate_note(pending: int) -> str:
+    """What the overview's visits showed of the rollout gate (the first ones may say it is being judged)."""
+    if not pending:
+        return "overview: every visit showed the rollout gate"
+    return f"overview: the first {pending} visit(s) said the gate is being judged; the next ones showed it"
 
 
 def p95(values: list[float]) -> float:
@@ -118,6 +147,7 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--node", default="ACINQ")
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--stage", choices=("shadow", "canary"), default="shadow")
     args = parser.parse_args()
     settings = get_settings()
     graph = resolve_graph(settings.graph_file, settings.synthetic_graph_seed)
@@ -140,6 +170,11 @@ async def main() -> int:
             "MCP_ALLOW_PRIVATE_NODE_URLS": "true",  # the simulator listens on 127.0.0.1
             "MCP_REQUEST_DEADLINE_S": "300",  # set-up cycles answer in place, not as jobs
             "MCP_LOG_LEVEL": "WARNING",
+            **(
+                {"MCP_ROLLOUT_SHADOW_DAYS": "0", "MCP_ROLLOUT_MIN_CYCLES": "1"}
+                if args.stage == "canary"
+                else {}
+            ),
         }
         command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
                    "--port", str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
@@ -164,6 +199,8 @@ async def main() -> int:
                     optimized = await client.post(f"{node}/optimize", headers=auth, json={"mode": "shadow"})
                     if optimized.status_code != 200:
                         raise RuntimeError(f"optimize: {optimized.status_code} {optimized.text[:200]}")
+                if args.stage == "canary":
+                    await enter_canary(client, node, auth)
                 if (backup := await client.post(f"{node}/backups", headers=auth)).status_code != 201:
                     raise RuntimeError(f"backup: {backup.status_code} {backup.text[:200]}")
                 session = await sign_in(client, key)
@@ -187,6 +224,8 @@ async def main() -> int:
                     baselines[name] += (await measure(client, path, {}, args.requests))[1]
                 for name, path in pages.items():
                     results[name] = await measure(client, path, session, args.requests)
+                    if name == "overview":
+                        print(gate_note(judging[path]), flush=True)
                 for name, path in BASELINES.items():
                     baselines[name] += (await measure(client, path, {}, args.requests))[1]
                 await stop(server)  # before the simulator, so no connection of the API to it is cut mid-way

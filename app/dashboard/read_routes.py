@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.dashboard.auth import checked_form, visitor
 from app.dashboard.charts import Point, bar_chart, line_chart
 from app.dashboard.pages import NOTICES, checked_chan_id, checked_id, html_errors, page, reads_for, redirect
+from app.dashboard.reads import GATE_REFRESH_S
 from app.dashboard.table import SHORT_NAMES, parse_table_query, table_view
 from app.domain.access import ApiKeyRole
 from app.domain.decision import DecisionKind
@@ -41,7 +42,9 @@ async def overview(request: Request, node_id: str) -> Response:
         "forwards": bar_chart("Forwards per day", data.stored.flow.forwards, "forwards"),
         "balance": line_chart("Local balance at each sync (sat)", data.stored.balances, "sat"),
     }
-    return page("overview.html", request, seen, node=node, data=data, charts=charts)
+    return page(
+        "overview.html", request, seen, node=node, data=data, charts=charts, gate_refresh_s=GATE_REFRESH_S
+    )
 
 
 @router.get("/nodes/{node_id}/channels")

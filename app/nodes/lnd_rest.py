@@ -118,7 +118,9 @@ class LndRestClient(NodeClient):
             }
             page = await self._http.request("POST", "/v1/switch", json=body)
             batch = page.get("forwarding_events", [])
-            events.extend(enc.forwarding_event(item) for item in batch)
+            # Decoded in a worker thread: tens of thousands of events on a large node would hold the event loop
+            # (and every request this process serves) for a quarter of a second.
+            events.extend(await asyncio.to_thread(_forwarding_events, batch))
             next_offset = enc.as_int(page, "last_offset_index", "switch page", offset)
             if len(batch) < self.page_size or next_offset <= offset:
                 return events
@@ -211,3 +213,8 @@ class LndRestClient(NodeClient):
 def _own_edges(graph: ChannelGraph, node: int) -> dict[str, int]:
     """Channel id to edge id for the node's own channels (not a map over the whole graph per call)."""
     return {graph.channel_ids[edge]: edge for edge in graph.edges_of(node).tolist()}
+
+
+def _forwarding_events(batch: list[dict[str, Any]]) -> list[ForwardingEvent]:
+    """One page of `POST /v1/switch` decoded (in a worker thread)."""
+    return [enc.forwarding_event(item) for item in batch]

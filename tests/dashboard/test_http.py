@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections import Counter
@@ -11,6 +12,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from app.dashboard import reads
 from app.dashboard.session import LOGIN_COOKIE, SESSION_COOKIE
 from app.services.flow import FLOW_METRIC, DailyFlow
 from app.services.runtime import ServiceRuntime
@@ -206,6 +208,30 @@ async def test_the_overview_counts_the_latest_cycle_and_shows_the_flow_its_sync_
         len(re.findall(r"<tr><td>[^<]+</td><td><code>[0-9a-f]{12}</code>", overview.text)) == 2
     )  # two syncs
     assert 'id="gate"' in overview.text and "cycles" in overview.text
+
+
+async def test_a_gate_not_judged_in_time_shows_the_stage_and_the_page_refreshes_until_it_is(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+):
+    _, admin = await tenant_with_key(service, "patient")
+    async with service.client(admin) as api:
+        node = (await api.post("/api/v1/nodes", json=service.lnd_registration())).json()["node"]["id"]
+        cycle = await api.post(f"/api/v1/nodes/{node}/optimize", json={"mode": "shadow"})
+        assert cycle.status_code == 200, cycle.text
+    async with service.client() as http:
+        session = with_session(await sign_in(http, admin))
+        monkeypatch.setattr(reads, "GATE_WAIT_S", 0.0)  # as if the gate took longer than the page may wait
+        first = await http.get(f"/dashboard/nodes/{node}", headers=session)
+        assert first.status_code == 200, first.text
+        assert 'id="stage">shadow<' in first.text and "Being judged" in first.text
+        assert f'<meta http-equiv="refresh" content="{reads.GATE_REFRESH_S}">' in first.text
+        assert 'id="gate"' not in first.text and 'id="kinds"' in first.text  # the rest is all there
+        monkeypatch.undo()
+        deadline = time.monotonic() + 30
+        while 'id="gate"' not in (later := await http.get(f"/dashboard/nodes/{node}", headers=session)).text:
+            assert time.monotonic() < deadline, "the gate was never shown"
+            await asyncio.sleep(0.1)
+        assert "http-equiv" not in later.text and "shadow_cycles" in later.text
 
 
 async def test_a_node_never_synced_has_pages_that_say_so(service: Service):
