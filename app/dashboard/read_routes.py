@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.dashboard.auth import checked_form, visitor
 from app.dashboard.charts import Point, bar_chart, line_chart
 from app.dashboard.pages import NOTICES, checked_chan_id, checked_id, html_errors, page, reads_for, redirect
-from app.dashboard.reads import GATE_REFRESH_S
+from app.dashboard.reads import GATE_PATIENT_AFTER, GATE_REFRESH_S, GATE_WAIT_S
 from app.dashboard.table import SHORT_NAMES, parse_table_query, table_view
 from app.domain.access import ApiKeyRole
 from app.domain.decision import DecisionKind
@@ -17,6 +17,7 @@ from app.domain.validation import Verdict
 from app.errors import InvalidInputError
 
 SHADOW_DAYS, MAX_SHADOW_DAYS = 14, 90
+MAX_REFRESHES = 20
 router = APIRouter()
 
 
@@ -31,19 +32,36 @@ async def nodes(request: Request) -> Response:
 
 @router.get("/nodes/{node_id}")
 @html_errors
-async def overview(request: Request, node_id: str) -> Response:
-    """Mode, rollout stage and gate, last cycles, decisions by kind, flow and balance, degraded modes."""
+async def overview(request: Request, node_id: str, judging: str | None = None) -> Response:
+    """Mode, rollout stage and gate, last cycles, decisions by kind, flow and balance, degraded modes.
+
+    `judging` counts the refreshes while the gate is being judged; from the GATE_PATIENT_AFTER-th the page
+    waits for the gate (a judging that keeps failing slowly would otherwise refresh the page for ever).
+    """
     seen = await visitor(request)
+    refreshes = 0
+    if judging:
+        if not judging.isdigit() or not 1 <= int(judging) <= MAX_REFRESHES:
+            raise InvalidInputError(f"judging must be a whole number from 1 to {MAX_REFRESHES}")
+        refreshes = int(judging)
     reads = reads_for(request, seen)
     node = await reads.node(checked_id(node_id, "node id"))
-    data = await reads.overview(node)
+    data = await reads.overview(node, GATE_WAIT_S if refreshes < GATE_PATIENT_AFTER else None)
     charts = {
         "revenue": bar_chart("Fees earned per day (sat)", data.stored.flow.revenue, "sat"),
         "forwards": bar_chart("Forwards per day", data.stored.flow.forwards, "forwards"),
         "balance": line_chart("Local balance at each sync (sat)", data.stored.balances, "sat"),
     }
     return page(
-        "overview.html", request, seen, node=node, data=data, charts=charts, gate_refresh_s=GATE_REFRESH_S
+        "overview.html",
+        request,
+        seen,
+        node=node,
+        data=data,
+        charts=charts,
+        gate_refresh_s=GATE_REFRESH_S,
+        next_refresh=min(refreshes + 1, MAX_REFRESHES),
+        next_is_patient=refreshes + 1 >= GATE_PATIENT_AFTER,
     )
 
 

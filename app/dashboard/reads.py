@@ -47,6 +47,9 @@ BALANCE_POINTS = 60
 # the stage at once, says the gate is being judged and refreshes itself; the judging goes on and is remembered.
 GATE_WAIT_S = 0.15
 GATE_REFRESH_S = 2
+GATE_PATIENT_AFTER = 3  # the third refresh waits for the gate however long it takes: the refreshing ends
+# Gates still being judged after their page was sent, kept referenced until done (asyncio keeps only weak ones).
+_JUDGING: set[asyncio.Task[RolloutStatus | str]] = set()
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class Overview:
     node: NodeRecord
     mode: str  # what the node's settings ask for
     effective_mode: str  # what its cycles run: the mode stepped down to what the rollout stage allows
-    stage: RolloutRecord  # the stage, since when, its history: read at every visit
+    stage: RolloutRecord | None  # the stage, since when, its history: read at every visit (None: unreadable)
     rollout: RolloutStatus | None  # with the gate; None while it is being judged or when it cannot be
     rollout_error: str | None
     gate_pending: bool  # the gate is being judged: the page refreshes itself
@@ -86,16 +89,9 @@ class Overview:
     stored: StoredOverview
 
 
-async def _within(judging: asyncio.Future[RolloutStatus | str], seconds: float) -> RolloutStatus | str | None:
-    """The judged gate if it is ready within `seconds`, else None (the judging goes on and is remembered)."""
-    try:
-        return await asyncio.wait_for(asyncio.shield(judging), timeout=seconds)
-    except TimeoutError:
-        return None
-
-
-def _seen(judging: asyncio.Future[RolloutStatus | str]) -> None:
-    """Mark a failure of a gate judged after its page was sent as seen: the next visit judges it again."""
+def _seen(judging: asyncio.Task[RolloutStatus | str]) -> None:
+    """Forget a finished judging; a failure after its page was sent is seen (the next visit judges again)."""
+    _JUDGING.discard(judging)
     if not judging.cancelled():
         judging.exception()
 
@@ -167,30 +163,44 @@ class DashboardReads:
 
     # --- the overview -----------------------------------------------------------------------------------
 
-    async def overview(self, node: NodeRecord) -> Overview:
+    async def overview(self, node: NodeRecord, gate_wait_s: float | None = GATE_WAIT_S) -> Overview:
         """Mode, rollout stage and gate, last cycles, decision counts, flow and balance over time.
 
         Every part is a few small reads (counted or projected on the server, the flow counted by the sync), so
-        a first visit after a sync waits neither for thousands of decisions nor for the node.
+        a first visit after a sync waits neither for thousands of decisions nor for the node. The gate, which
+        may read the node, is waited for `gate_wait_s` (or as long as the rest takes; None: until judged).
         """
         runtime = self.runtime
         settings = parse_node_settings(node.settings, runtime.profiles, runtime.settings.profile)
         client = await self.client(node)
-        stage = await self.rollouts().state(node)
-        judging = asyncio.ensure_future(self._rollout_or_error(node, client, stage))
-        judging.add_done_callback(_seen)
-        rollout, stored = await asyncio.gather(
-            _within(judging, GATE_WAIT_S),
+        stored_parts = asyncio.ensure_future(
             runtime.cache.remembered(
                 ("dashboard-overview", node.tenant_id, node.id),
                 lambda: self._stored_overview(node, client),
                 tenant_id=node.tenant_id,
                 node_id=node.id,
                 max_age_s=ROWS_MAX_AGE_S,
-            ),
+            )
         )
+        stage: RolloutRecord | None = None
+        rollout: RolloutStatus | str | None
+        try:
+            stage = await self.rollouts().state(node)
+        except DomainError as exc:
+            rollout = exc.message
+        else:
+            judging = asyncio.ensure_future(self._rollout_or_error(node, client, stage))
+            _JUDGING.add(judging)
+            judging.add_done_callback(_seen)
+            if gate_wait_s is None:
+                await asyncio.wait({judging})
+            else:
+                await asyncio.wait({judging}, timeout=gate_wait_s)
+        stored = await stored_parts
+        if stage is not None:  # judged by now (while the rest was read too), or still being judged
+            rollout = judging.result() if judging.done() else None
         circuit = runtime.clients.circuit_state(node.id)
-        allowed = list(stage.stage.allowed_modes)
+        allowed = list(stage.stage.allowed_modes) if stage is not None else [settings.mode]
         return Overview(
             node=node,
             mode=settings.mode.value,
