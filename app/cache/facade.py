@@ -263,45 +263,48 @@ class Cache:
         every concurrent reader; a dropped (invalidated) value is never served. A reader that finds no value
         while another loads it waits for that load (one load per key at a time in this process).
         """
-        # Confirmed first, so the epoch below is read after any drop this confirmation makes.
-        confirmed = await self._confirm(tenant_id)
-        entry = self.records.get(key, expired_ok=True) if confirmed else None
-        loading, began = self._loading.get(key, (None, -1))
-        if entry is not None and (self.records.fresh(entry) or loading is not None):
-            return cast(_T, entry.value)
-        if loading is not None and began == self.records.epoch:
+        while True:
+            # Confirmed first, so the epoch below is read after any drop this confirmation makes.
+            confirmed = await self._confirm(tenant_id)
+            entry = self.records.get(key, expired_ok=True) if confirmed else None
+            loading, began = self._loading.get(key, (None, -1))
+            if entry is not None and (self.records.fresh(entry) or loading is not None):
+                return cast(_T, entry.value)
+            if loading is None or began != self.records.epoch:
+                break
             try:
                 return cast(_T, await asyncio.shield(loading))
             except asyncio.CancelledError:
                 if not loading.cancelled():
                     raise  # this reader was cancelled
-                # The load was cancelled with its request: this reader loads the value itself.
+                # The load was cancelled with its request: look again (another reader may have begun one).
         epoch = self.records.epoch
         outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         outcome.add_done_callback(_retrieved)
         self._loading[key] = (outcome, epoch)
         try:
             value = await load()
+            if keep(value):  # remembered before the key is free: a reader arriving now finds the value
+                await self.remember(
+                    key,
+                    value,
+                    tenant_id=tenant_id,
+                    node_id=node_id,
+                    max_age_s=max_age_s,
+                    epoch=epoch,
+                    size=size(value),
+                )
         except asyncio.CancelledError:
             outcome.cancel()
             raise
         except BaseException as exc:
             outcome.set_exception(exc)
             raise
+        else:
+            outcome.set_result(value)
         finally:
             if self._loading.get(key, (None, 0))[0] is outcome:  # a later load may have taken the key
                 del self._loading[key]
-        outcome.set_result(value)
-        if keep(value):
-            await self.remember(
-                key,
-                value,
-                tenant_id=tenant_id,
-                node_id=node_id,
-                max_age_s=max_age_s,
-                epoch=epoch,
-                size=size(value),
-            )
         return value
 
     async def fill_epoch(self, tenant_id: str | None = None) -> int:
