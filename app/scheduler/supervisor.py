@@ -47,10 +47,10 @@ async def every(
     if not run_first:
         await asyncio.sleep(interval_s + random.uniform(0, jitter_s))
     while True:
-        try:
-            with background_pass(name):
+        with background_pass(name):
+            try:
                 await body()
-        except DomainError as exc:  # storage down, a node unreachable: try again next time
-            LOOP_FAILURES.labels(name).inc()
-            log.warning("%s pass skipped: %s", name, exc.message)
+            except DomainError as exc:  # storage down, a node unreachable: try again next time
+                LOOP_FAILURES.labels(name).inc()
+                log.warning("%s pass skipped: %s", name, exc.message)
         await asyncio.sleep(interval_s + random.uniform(0, jitter_s))

@@ -309,7 +309,8 @@ class NodeService:
         await runtime.cache.invalidate_node(node.tenant_id, node.id)
         # Transactions, backups and the audit trail stay as history; the per-node state goes.
         storage = runtime.storage
-        for repository in (storage.rollouts, storage.budgets, storage.policy_states, storage.balance_states):
+        per_node = (storage.rollouts, storage.budgets, storage.policy_states, storage.balance_states)
+        for repository in (*per_node, storage.channel_lists):
             await repository.delete(node.tenant_id, node.id)
 
     async def update_settings(self, node: NodeRecord, data: dict[str, Any], actor: str) -> NodeSettings:

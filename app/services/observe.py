@@ -178,6 +178,10 @@ class ObserveService:
             for e in evaluations
         ]
         await runtime.storage.channels.add_many(snapshots)
+        # Ordered by chan_id like the stored snapshots, so a page cursor means the same in a rebuilt list.
+        ordered = sorted(evaluations, key=lambda e: int(e.channel.chan_id))
+        views = [channel_view(e.channel, e.peer_alias, e.decision.breakdown) for e in ordered]
+        await runtime.storage.channel_lists.replace(node.tenant_id, node.id, observation.cycle_id, views)
         local = sum(e.channel.local_balance_sat for e in evaluations)
         labels = {"cycle_id": observation.cycle_id}
         await runtime.storage.metrics.record(
@@ -191,10 +195,6 @@ class ObserveService:
                             name="balance.local_sat", value=float(local)),
             ]
         )  # fmt: skip
-        # Ordered by chan_id like the stored snapshots, so a page cursor means the same in a rebuilt list.
-        ordered = sorted(evaluations, key=lambda e: int(e.channel.chan_id))
-        views = [channel_view(e.channel, e.peer_alias, e.decision.breakdown) for e in ordered]
-        await runtime.storage.channel_lists.replace(node.tenant_id, node.id, observation.cycle_id, views)
         synced = NodeUpdate(last_sync_at=observation.taken_at, last_error=None, last_error_at=None)
         with contextlib.suppress(NotFoundError):  # deleted while it synced: nothing left to mark
             await runtime.storage.nodes.update(node.tenant_id, node.id, synced)

@@ -32,8 +32,8 @@ class ChannelListRepository(Repository):
         parts = [views[start : start + PART_SIZE] for start in range(0, len(views), PART_SIZE)] or [[]]
         owner = scoped(tenant_id, node_id=node_id)
         documents = [
-            {"_id": f"{cycle_id}:{number}", **owner, "cycle_id": cycle_id, "part": number, "parts": len(parts),
-             "views": list(part)}
+            {"_id": f"{node_id}:{cycle_id}:{number}", **owner, "cycle_id": cycle_id, "part": number,
+             "parts": len(parts), "views": list(part)}
             for number, part in enumerate(parts)
         ]  # fmt: skip
         await self._collection.insert_many(documents)
@@ -48,3 +48,9 @@ class ChannelListRepository(Repository):
         if not documents or [d["part"] for d in documents] != list(range(documents[0]["parts"])):
             return None
         return [view for document in documents for view in document["views"]]
+
+    @translate_errors
+    async def delete(self, tenant_id: str, node_id: str) -> int:
+        """Drop the node's list (the node is deleted); returns how many parts were dropped."""
+        result = await self._collection.delete_many(scoped(tenant_id, node_id=node_id))
+        return int(result.deleted_count)

@@ -180,7 +180,12 @@ class DecisionRepository(Repository):
         wanted = frozenset(codes)
         # Only the issues travel; an issue's code is matched here (nx-27017 cannot match inside an array).
         documents = await self._aggregate(
-            [{"$match": query}, {"$project": {"_id": 0, "issues": "$validation.issues"}}]
+            [
+                {"$match": query},
+                {"$sort": {PAGE_KEY: 1}},
+                {"$limit": MAX_REPORT_DECISIONS},  # bounds the read: the oldest 200,000 of a very long stage
+                {"$project": {"_id": 0, "issues": "$validation.issues"}},
+            ]
         )
         return sum(1 for d in documents if any(issue["code"] in wanted for issue in d.get("issues") or ()))
 

