@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 
 from app.cache.generations import CHECK_INTERVAL_S, GenerationWatch, bump
 from app.cache.keys import CacheKey, node_scope, tenant_scope
+from app.cache.loads import LoadsInFlight
 from app.cache.memory import MemoryBackend
 from app.cache.outage import DEFAULT_MAX_ENTRIES, OutageLog
 from app.cache.records import LocalRecords
@@ -41,12 +42,6 @@ from app.observability.metrics import CACHE_BACKEND_ERRORS, CACHE_DEGRADED, CACH
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def _retrieved(outcome: asyncio.Future[Any]) -> None:
-    """Mark a load's failure as seen: the loader raised it already, whether or not anyone else waited."""
-    if not outcome.cancelled():
-        outcome.exception()
 
 
 # redis-py wraps most socket failures, but a few surface as OSError or the builtin TimeoutError.
@@ -88,10 +83,7 @@ class Cache:
         self._hand_back_lock = asyncio.Lock()
         self.records = records if records is not None else LocalRecords()
         self._generations = GenerationWatch(self.records, generation_check_s, clock or time.monotonic)
-        # Keys being loaded now: the load's outcome to come and the epoch it began in. A stale value still serves
-        # meanwhile, and a reader finding none waits for this load rather than start a second one (unless an
-        # invalidation came since the load began: its value would be one the invalidation dropped).
-        self._loading: dict[Hashable, tuple[asyncio.Future[Any], int]] = {}
+        self._loads = LoadsInFlight()
         self._hits = {"redis": 0, "memory": 0}
         self._misses = {"redis": 0, "memory": 0}
 
@@ -267,10 +259,10 @@ class Cache:
             # Confirmed first, so the epoch below is read after any drop this confirmation makes.
             confirmed = await self._confirm(tenant_id)
             entry = self.records.get(key, expired_ok=True) if confirmed else None
-            loading, began = self._loading.get(key, (None, -1))
-            if entry is not None and (self.records.fresh(entry) or loading is not None):
+            if entry is not None and (self.records.fresh(entry) or self._loads.busy(key)):
                 return cast(_T, entry.value)
-            if loading is None or began != self.records.epoch:
+            loading = self._loads.joinable(key, self.records.epoch)
+            if loading is None:
                 break
             try:
                 return cast(_T, await asyncio.shield(loading))
@@ -279,33 +271,17 @@ class Cache:
                     raise  # this reader was cancelled
                 # The load was cancelled with its request: look again (another reader may have begun one).
         epoch = self.records.epoch
-        outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        outcome.add_done_callback(_retrieved)
-        self._loading[key] = (outcome, epoch)
-        try:
+
+        async def load_and_remember() -> _T:
             value = await load()
             if keep(value):  # remembered before the key is free: a reader arriving now finds the value
                 await self.remember(
-                    key,
-                    value,
-                    tenant_id=tenant_id,
-                    node_id=node_id,
-                    max_age_s=max_age_s,
-                    epoch=epoch,
+                    key, value, tenant_id=tenant_id, node_id=node_id, max_age_s=max_age_s, epoch=epoch,
                     size=size(value),
-                )
-        except asyncio.CancelledError:
-            outcome.cancel()
-            raise
-        except BaseException as exc:
-            outcome.set_exception(exc)
-            raise
-        else:
-            outcome.set_result(value)
-        finally:
-            if self._loading.get(key, (None, 0))[0] is outcome:  # a later load may have taken the key
-                del self._loading[key]
-        return value
+                )  # fmt: skip
+            return value
+
+        return await self._loads.run(key, epoch, load_and_remember)
 
     async def fill_epoch(self, tenant_id: str | None = None) -> int:
         """Read before loading a value to `remember`: a load older than an invalidation is not kept.
