@@ -148,7 +148,7 @@ class DashboardReads:
         channels: list[dict[str, Any]] = []
         cursor: str | None = None
         for _ in range(MAX_PAGES):
-            page = orjson.loads(await self.cycles.channel_page(node, PAGE, cursor))
+            page = orjson.loads(await self.cycles.channels.page(node, PAGE, cursor))
             channels += page["items"]
             cursor = page["next_cursor"]
             if cursor is None:

@@ -8,7 +8,7 @@ from app.services.cycles import CycleService
 from app.services.flow import FLOW_METRIC, DailyFlow, count_daily
 from app.services.runtime import ServiceRuntime
 from tests.api.conftest import Service
-from tests.services.test_cycles import registered_node
+from tests.services.test_channel_pages import registered_node
 
 
 async def test_a_sync_stores_the_flow_per_day_of_the_forwards_it_read(live_service: Service):

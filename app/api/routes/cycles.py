@@ -42,7 +42,7 @@ async def list_channels(
 ) -> Response:
     """Channels with their current policy and latest score, paged by chan_id."""
     # The page is sent as the cached bytes: re-validating 100 channels per request would cost more than the read.
-    return Response(await cycles.channel_page(node, limit, cursor), media_type="application/json")
+    return Response(await cycles.channels.page(node, limit, cursor), media_type="application/json")
 
 
 @router.get("/nodes/{node_id}/channels/{chan_id}/score", response_model=dict[str, Any])
